@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/personfleet/personfleet/internal/contract"
+	"github.com/personfleet/personfleet/internal/person"
+	"github.com/personfleet/personfleet/internal/schema"
+)
+
+// Errors of the event store.
+var (
+	// ErrConflict: another writer appended to the person since it was
+	// loaded. Reload and decide again.
+	ErrConflict = errors.New("event store: concurrent append (wrong last subject sequence)")
+	// ErrDuplicate: the events were appended before (same Nats-Msg-Id in
+	// the stream's duplicate window). Reload: the person has processed the
+	// command.
+	ErrDuplicate = errors.New("event store: events already appended")
+)
+
+// JetStream error codes the event store interprets.
+const (
+	codeWrongLastSequence   = 10071
+	codeBatchDuplicateMsgID = 10201
+)
+
+// EventStore keeps each person's events on the subjects
+// <prefix>.events.<person_id>.<event_type> of the events stream. Appends
+// carry Nats-Expected-Last-Subject-Sequence over <prefix>.events.<id>.>, so
+// the server refuses an append by a writer that has not seen the person's
+// latest event; a decision of several events is appended as one atomic
+// batch. Every event's Nats-Msg-Id is its id, derived from the command id,
+// so a repeated command appends nothing inside the duplicate window.
+//
+// EventStore is safe for concurrent use.
+type EventStore struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	names  contract.Names
+	stream string
+	cache  *aggregateCache
+}
+
+// NewEventStore returns an event store; cacheSize (0: none) bounds the
+// per-process cache of aggregates, each kept with the last sequence it saw.
+func NewEventStore(nc *nats.Conn, js jetstream.JetStream, names contract.Names, cacheSize int) (*EventStore, error) {
+	if nc == nil || js == nil {
+		return nil, errors.New("event store: nil connection")
+	}
+	return &EventStore{nc: nc, js: js, names: names, stream: names.EventsStream(), cache: newAggregateCache(cacheSize)}, nil
+}
+
+// Loaded is a person with the stream sequence of its last event (0: none).
+type Loaded struct {
+	Person  *person.Person
+	LastSeq uint64
+}
+
+// Load returns the person, from the cache when present (the append's
+// sequence check catches a stale entry) or else by reading its events. The
+// caller owns the returned person until it gives it back with Keep.
+func (s *EventStore) Load(ctx context.Context, id person.ID) (Loaded, error) {
+	if l, ok := s.cache.take(id); ok {
+		return l, nil
+	}
+	return s.LoadFresh(ctx, id)
+}
+
+// LoadFresh reads the person's whole history from the stream.
+func (s *EventStore) LoadFresh(ctx context.Context, id person.ID) (Loaded, error) {
+	p := person.New(id)
+	var last uint64
+	err := s.scan(ctx, s.names.EventsOf(id), 1, func(m *nats.Msg, seq uint64) error {
+		e, err := schema.Decode(m.Data)
+		if err != nil {
+			return fmt.Errorf("event store: %s seq %d: %w", id, seq, err)
+		}
+		if err := p.Apply(&e); err != nil {
+			return fmt.Errorf("event store: %s seq %d: %w", id, seq, err)
+		}
+		last = seq
+		return nil
+	})
+	if err != nil {
+		return Loaded{}, err
+	}
+	return Loaded{Person: p, LastSeq: last}, nil
+}
+
+// Keep gives a person back to the cache after a successful append.
+func (s *EventStore) Keep(l Loaded) { s.cache.put(l) }
+
+// Exists reports whether a person has any event.
+func (s *EventStore) Exists(ctx context.Context, id person.ID) (bool, error) {
+	if l, ok := s.cache.peek(id); ok {
+		return l.Person.Exists(), nil
+	}
+	found := false
+	_, _, err := s.scanOnce(ctx, s.names.EventsOf(id), 1, 1, func(*nats.Msg, uint64) error {
+		found = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("event store: exists %s: %w", id, err)
+	}
+	return found, nil
+}
+
+// Append stores events numbered after a person last seen at stream sequence
+// expectedSeq. It returns the sequence of the last appended event, or
+// ErrConflict, or ErrDuplicate.
+func (s *EventStore) Append(ctx context.Context, id person.ID, expectedSeq uint64, events []person.Event) (uint64, error) {
+	if len(events) == 0 {
+		return expectedSeq, nil
+	}
+	msgs := make([]*nats.Msg, len(events))
+	for i := range events {
+		m, err := s.eventMsg(&events[i])
+		if err != nil {
+			return 0, err
+		}
+		msgs[i] = m
+	}
+	filter := s.names.EventsOf(id)
+	msgs[0].Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expectedSeq, 10))
+	msgs[0].Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
+	if len(msgs) == 1 {
+		ack, err := s.js.PublishMsg(ctx, msgs[0])
+		if err != nil {
+			s.cache.drop(id)
+			return 0, classify(err)
+		}
+		if ack.Duplicate {
+			s.cache.drop(id)
+			return 0, ErrDuplicate
+		}
+		return ack.Sequence, nil
+	}
+	seq, err := s.publishBatch(ctx, msgs)
+	if err != nil {
+		s.cache.drop(id)
+		return 0, err
+	}
+	return seq, nil
+}
+
+func (s *EventStore) eventMsg(e *person.Event) (*nats.Msg, error) {
+	data, err := schema.Encode(e)
+	if err != nil {
+		return nil, fmt.Errorf("event store: encode %s: %w", e.ID, err)
+	}
+	m := nats.NewMsg(s.names.Event(e.PersonID, e.Type()))
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, e.ID)
+	m.Header.Set(contract.HeaderEventType, string(e.Type()))
+	for k, v := range e.Trace {
+		m.Header.Set(k, v)
+	}
+	return m, nil
+}
+
+// publishBatch appends msgs as one atomic batch (nats-server >= 2.12,
+// AllowAtomicPublish): all of them or none.
+func (s *EventStore) publishBatch(ctx context.Context, msgs []*nats.Msg) (uint64, error) {
+	id := nuid.Next()
+	for i, m := range msgs {
+		m.Header.Set("Nats-Batch-Id", id)
+		m.Header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := s.nc.PublishMsg(m); err != nil {
+				return 0, fmt.Errorf("event store: batch publish: %w", err)
+			}
+			continue
+		}
+		m.Header.Set("Nats-Batch-Commit", "1")
+		reply, err := s.nc.RequestMsgWithContext(ctx, m)
+		if err != nil {
+			return 0, fmt.Errorf("event store: batch commit: %w", err)
+		}
+		var ack struct {
+			Sequence  uint64 `json:"seq"`
+			Duplicate bool   `json:"duplicate"`
+			Error     *struct {
+				Code        int    `json:"code"`
+				ErrCode     int    `json:"err_code"`
+				Description string `json:"description"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(reply.Data, &ack); err != nil {
+			return 0, fmt.Errorf("event store: batch ack: %w", err)
+		}
+		if ack.Error != nil {
+			switch ack.Error.ErrCode {
+			case codeWrongLastSequence:
+				return 0, ErrConflict
+			case codeBatchDuplicateMsgID:
+				return 0, ErrDuplicate
+			}
+			return 0, fmt.Errorf("event store: batch: %s (%d)", ack.Error.Description, ack.Error.ErrCode)
+		}
+		return ack.Sequence, nil
+	}
+	return 0, errors.New("event store: empty batch")
+}
+
+func classify(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == codeWrongLastSequence {
+		return ErrConflict
+	}
+	return fmt.Errorf("event store: append: %w", err)
+}
+
+// scanBatch is how many messages one direct-get request asks for.
+const scanBatch = 512
+
+// scan reads every message of filter from sequence from, in order, with
+// batched direct gets ($JS.API.DIRECT.GET, nats-server >= 2.11), calling fn
+// for each.
+func (s *EventStore) scan(ctx context.Context, filter string, from uint64, fn func(m *nats.Msg, seq uint64) error) error {
+	for {
+		next, more, err := s.scanOnce(ctx, filter, from, scanBatch, fn)
+		if err != nil || !more {
+			return err
+		}
+		from = next
+	}
+}
+
+func (s *EventStore) scanOnce(ctx context.Context, filter string, from uint64, batch int, fn func(m *nats.Msg, seq uint64) error) (next uint64, more bool, err error) {
+	inbox := s.nc.NewRespInbox()
+	sub, err := s.nc.SubscribeSync(inbox)
+	if err != nil {
+		return 0, false, fmt.Errorf("event store: scan: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	req, _ := json.Marshal(map[string]any{"seq": from, "next_by_subj": filter, "batch": batch})
+	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+s.stream, inbox, req); err != nil {
+		return 0, false, fmt.Errorf("event store: scan: %w", err)
+	}
+	next = from
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return 0, false, fmt.Errorf("event store: scan %s: %w", filter, err)
+		}
+		switch m.Header.Get("Status") {
+		case "":
+		case "404":
+			return next, false, nil
+		case "204": // end of batch
+			pending, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
+			return next, pending > 0, nil
+		default:
+			return 0, false, fmt.Errorf("event store: scan %s: status %s %s", filter, m.Header.Get("Status"), m.Header.Get("Description"))
+		}
+		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("event store: scan %s: bad sequence header: %w", filter, err)
+		}
+		if err := fn(m, seq); err != nil {
+			return 0, false, err
+		}
+		next = seq + 1
+	}
+}
+
+// aggregateCache holds persons between commands. take removes the entry,
+// so one goroutine owns a person at a time; another goroutine deciding
+// for the same person meanwhile loads it from the stream.
+type aggregateCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[person.ID]Loaded
+}
+
+func newAggregateCache(max int) *aggregateCache {
+	return &aggregateCache{max: max, m: make(map[person.ID]Loaded)}
+}
+
+func (c *aggregateCache) take(id person.ID) (Loaded, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.m[id]
+	if ok {
+		delete(c.m, id)
+	}
+	return l, ok
+}
+
+func (c *aggregateCache) peek(id person.ID) (Loaded, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.m[id]
+	return l, ok
+}
+
+func (c *aggregateCache) put(l Loaded) {
+	if c.max <= 0 || l.Person == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[l.Person.ID()]; ok && old.LastSeq > l.LastSeq {
+		return
+	}
+	if len(c.m) >= c.max {
+		for k := range c.m { // evict an arbitrary entry
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[l.Person.ID()] = l
+}
+
+func (c *aggregateCache) drop(id person.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, id)
+}

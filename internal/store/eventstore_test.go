@@ -1,0 +1,184 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/personfleet/personfleet/internal/contract"
+	"github.com/personfleet/personfleet/internal/natstest"
+	"github.com/personfleet/personfleet/internal/person"
+	"github.com/personfleet/personfleet/internal/store"
+)
+
+var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func decide(t *testing.T, l store.Loaded, cmdID string, c person.Command) []person.Event {
+	t.Helper()
+	pls, err := l.Person.Decide(c, person.Env{Now: now})
+	if err != nil {
+		t.Fatalf("decide %s: %v", c.CommandType(), err)
+	}
+	return person.NewEvents(l.Person.ID(), l.Person.Version(), person.Meta{CommandID: cmdID, At: now}, pls)
+}
+
+func newStore(t *testing.T, cache int) *store.EventStore {
+	t.Helper()
+	_, nc, js := natstest.Provisioned(t, store.Settings{})
+	es, err := store.NewEventStore(nc, js, contract.DefaultNames(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+func TestAppendLoadConflictDuplicate(t *testing.T) {
+	ctx := context.Background()
+	es := newStore(t, 0)
+	id := person.ID("p-1")
+
+	l, err := es.Load(ctx, id)
+	if err != nil || l.LastSeq != 0 || l.Person.Exists() {
+		t.Fatalf("empty load: %+v %v", l, err)
+	}
+	created := decide(t, l, "cmd-1", &person.CreatePerson{Name: person.Name{GivenName: "Ada", FamilyName: "Lovelace"}})
+	seq, err := es.Append(ctx, id, 0, created)
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	// Same command again: dedup by Nats-Msg-Id.
+	if _, err := es.Append(ctx, id, seq, created); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("repeat append: got %v, want ErrDuplicate", err)
+	}
+	// A stale writer (expected 0) conflicts.
+	other := decide(t, l, "cmd-2", &person.CreatePerson{Name: person.Name{GivenName: "Bob"}})
+	if _, err := es.Append(ctx, id, 0, other); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale append: got %v, want ErrConflict", err)
+	}
+	// Another person is unaffected by this person's sequence.
+	if _, err := es.Append(ctx, "p-2", 0, decide(t, store.Loaded{Person: person.New("p-2")}, "cmd-3", &person.CreatePerson{Name: person.Name{GivenName: "Cy"}})); err != nil {
+		t.Fatalf("other person: %v", err)
+	}
+
+	// A multi-event decision is one atomic batch, checked as a whole.
+	l, err = es.LoadFresh(ctx, id)
+	if err != nil || l.Person.Version() != 1 || l.LastSeq != seq {
+		t.Fatalf("reload: %+v %v", l, err)
+	}
+	onb := decide(t, l, "cmd-4", &person.StartOnboarding{})
+	seq2, err := es.Append(ctx, id, l.LastSeq, onb)
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	for _, e := range onb {
+		if err := l.Person.Apply(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.LastSeq = seq2
+	step := decide(t, l, "cmd-6", &person.RequestIdentityVerification{})
+	step = append(step, decide(t, l, "cmd-6b", &person.RequestIdentityVerification{})...)
+	// Re-number the second part so the batch is a valid two-event sequence.
+	step[1].Version = step[0].Version + 1
+	if _, err := es.Append(ctx, id, seq, step); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale batch: got %v, want ErrConflict", err)
+	}
+	fresh, err := es.LoadFresh(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Person.Version() != l.Person.Version() {
+		t.Fatalf("a refused batch left events: version %d, want %d", fresh.Person.Version(), l.Person.Version())
+	}
+	if ok, err := es.Exists(ctx, id); !ok || err != nil {
+		t.Fatalf("exists: %v %v", ok, err)
+	}
+	if ok, err := es.Exists(ctx, "nobody"); ok || err != nil {
+		t.Fatalf("exists nobody: %v %v", ok, err)
+	}
+}
+
+func TestLoadLongHistoryInBatches(t *testing.T) {
+	ctx := context.Background()
+	es := newStore(t, 0)
+	id := person.ID("long")
+	l, _ := es.Load(ctx, id)
+	cmds := []person.Command{&person.CreatePerson{Name: person.Name{GivenName: "Ada"}}}
+	for i := range 1200 {
+		cmds = append(cmds, &person.SetAttribute{Key: "k", Value: fmt.Sprint(i)})
+	}
+	for i, c := range cmds {
+		evs := decide(t, l, fmt.Sprintf("c%d", i), c)
+		seq, err := es.Append(ctx, id, l.LastSeq, evs)
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		for _, e := range evs {
+			_ = l.Person.Apply(&e)
+		}
+		l.LastSeq = seq
+	}
+	fresh, err := es.LoadFresh(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Person.Version() != uint64(len(cmds)) || fresh.LastSeq != l.LastSeq {
+		t.Fatalf("got version %d seq %d, want %d %d", fresh.Person.Version(), fresh.LastSeq, len(cmds), l.LastSeq)
+	}
+}
+
+// Many writers racing on one person: the server lets exactly one win per
+// sequence; the losers reload and retry; the history ends contiguous.
+func TestRacingWriters(t *testing.T) {
+	ctx := context.Background()
+	es := newStore(t, 0)
+	id := person.ID("race")
+	l, _ := es.Load(ctx, id)
+	if _, err := es.Append(ctx, id, 0, decide(t, l, "create", &person.CreatePerson{Name: person.Name{GivenName: "Ada"}})); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	var conflicts sync.Map
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				for attempt := 0; ; attempt++ {
+					l, err := es.LoadFresh(ctx, id)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					pls, err := l.Person.Decide(&person.SetAttribute{Key: fmt.Sprintf("w%d", w), Value: fmt.Sprint(i)}, person.Env{})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					evs := person.NewEvents(id, l.Person.Version(), person.Meta{CommandID: fmt.Sprintf("w%d-%d", w, i)}, pls)
+					_, err = es.Append(ctx, id, l.LastSeq, evs)
+					if errors.Is(err, store.ErrConflict) {
+						conflicts.Store(fmt.Sprint(w, i, attempt), true)
+						continue
+					}
+					if err != nil {
+						t.Error(err)
+					}
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fresh, err := es.LoadFresh(ctx, id)
+	if err != nil {
+		t.Fatalf("reload (versions must be contiguous): %v", err)
+	}
+	if got, want := fresh.Person.Version(), uint64(1+writers*each); got != want {
+		t.Fatalf("version %d, want %d", got, want)
+	}
+}
