@@ -87,11 +87,20 @@ func (n Names) DLQ(worker string) string { return n.prefix + ".dlq." + worker }
 // DLQs matches every dead letter.
 func (n Names) DLQs() string { return n.prefix + ".dlq.>" }
 
-// Timer is person.timers.<person_id>.<timer>: the subject a scheduled
-// (durable) timer message lives on until the server fires it.
-func (n Names) Timer(id person.ID, name string) string {
-	return n.prefix + ".timers." + string(id) + "." + name
+// TimerArmed is person.timers.armed.<person_id>.<timer>: the subject a
+// scheduled (durable) timer message lives on until the server fires it.
+func (n Names) TimerArmed(id person.ID, name string) string {
+	return n.prefix + ".timers.armed." + string(id) + "." + name
 }
+
+// TimerFired is person.timers.fired.<person_id>.<timer>: where the server
+// publishes a timer when it fires.
+func (n Names) TimerFired(id person.ID, name string) string {
+	return n.prefix + ".timers.fired." + string(id) + "." + name
+}
+
+// TimersFired matches every fired timer.
+func (n Names) TimersFired() string { return n.prefix + ".timers.fired.>" }
 
 // Timers matches every timer subject.
 func (n Names) Timers() string { return n.prefix + ".timers.>" }

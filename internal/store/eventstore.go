@@ -64,14 +64,21 @@ func NewEventStore(nc *nats.Conn, js jetstream.JetStream, names contract.Names, 
 type Loaded struct {
 	Person  *person.Person
 	LastSeq uint64
+	// Cached: the person came from the process cache and may be stale. An
+	// append catches that (wrong last sequence); a rejection must be
+	// confirmed on a fresh load.
+	Cached bool
 }
 
-// Load returns the person, from the cache when present (the append's
-// sequence check catches a stale entry) or else by reading its events. The
-// caller owns the returned person until it gives it back with Keep.
-func (s *EventStore) Load(ctx context.Context, id person.ID) (Loaded, error) {
+// Load returns the person, from the cache when present and fresh is false,
+// or else by reading its events. The caller owns the returned person until
+// it gives it back with Keep.
+func (s *EventStore) Load(ctx context.Context, id person.ID, fresh bool) (Loaded, error) {
 	if l, ok := s.cache.take(id); ok {
-		return l, nil
+		if !fresh {
+			l.Cached = true
+			return l, nil
+		}
 	}
 	return s.LoadFresh(ctx, id)
 }
@@ -80,12 +87,8 @@ func (s *EventStore) Load(ctx context.Context, id person.ID) (Loaded, error) {
 func (s *EventStore) LoadFresh(ctx context.Context, id person.ID) (Loaded, error) {
 	p := person.New(id)
 	var last uint64
-	err := s.scan(ctx, s.names.EventsOf(id), 1, func(m *nats.Msg, seq uint64) error {
-		e, err := schema.Decode(m.Data)
-		if err != nil {
-			return fmt.Errorf("event store: %s seq %d: %w", id, seq, err)
-		}
-		if err := p.Apply(&e); err != nil {
+	err := s.events(ctx, id, func(e *person.Event, seq uint64) error {
+		if err := p.Apply(e); err != nil {
 			return fmt.Errorf("event store: %s seq %d: %w", id, seq, err)
 		}
 		last = seq
@@ -97,8 +100,35 @@ func (s *EventStore) LoadFresh(ctx context.Context, id person.ID) (Loaded, error
 	return Loaded{Person: p, LastSeq: last}, nil
 }
 
-// Keep gives a person back to the cache after a successful append.
-func (s *EventStore) Keep(l Loaded) { s.cache.put(l) }
+// History returns the person's events from version from on, decoded (and
+// upcast) in order.
+func (s *EventStore) History(ctx context.Context, id person.ID, from uint64) ([]person.Event, error) {
+	var out []person.Event
+	err := s.events(ctx, id, func(e *person.Event, _ uint64) error {
+		if e.Version >= from {
+			out = append(out, *e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *EventStore) events(ctx context.Context, id person.ID, fn func(e *person.Event, seq uint64) error) error {
+	return s.scan(ctx, s.names.EventsOf(id), 1, func(m *nats.Msg, seq uint64) error {
+		e, err := schema.Decode(m.Data)
+		if err != nil {
+			return fmt.Errorf("event store: %s seq %d: %w", id, seq, err)
+		}
+		return fn(&e, seq)
+	})
+}
+
+// Keep gives a person back to the cache (after a successful append, the
+// caller applies the new events and passes the new last sequence).
+func (s *EventStore) Keep(l Loaded) {
+	l.Cached = false
+	s.cache.put(l)
+}
 
 // Exists reports whether a person has any event.
 func (s *EventStore) Exists(ctx context.Context, id person.ID) (bool, error) {

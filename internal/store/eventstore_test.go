@@ -40,7 +40,7 @@ func TestAppendLoadConflictDuplicate(t *testing.T) {
 	es := newStore(t, 0)
 	id := person.ID("p-1")
 
-	l, err := es.Load(ctx, id)
+	l, err := es.Load(ctx, id, false)
 	if err != nil || l.LastSeq != 0 || l.Person.Exists() {
 		t.Fatalf("empty load: %+v %v", l, err)
 	}
@@ -105,7 +105,7 @@ func TestLoadLongHistoryInBatches(t *testing.T) {
 	ctx := context.Background()
 	es := newStore(t, 0)
 	id := person.ID("long")
-	l, _ := es.Load(ctx, id)
+	l, _ := es.Load(ctx, id, false)
 	cmds := []person.Command{&person.CreatePerson{Name: person.Name{GivenName: "Ada"}}}
 	for i := range 1200 {
 		cmds = append(cmds, &person.SetAttribute{Key: "k", Value: fmt.Sprint(i)})
@@ -136,7 +136,7 @@ func TestRacingWriters(t *testing.T) {
 	ctx := context.Background()
 	es := newStore(t, 0)
 	id := person.ID("race")
-	l, _ := es.Load(ctx, id)
+	l, _ := es.Load(ctx, id, false)
 	if _, err := es.Append(ctx, id, 0, decide(t, l, "create", &person.CreatePerson{Name: person.Name{GivenName: "Ada"}})); err != nil {
 		t.Fatal(err)
 	}

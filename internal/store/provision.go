@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -208,7 +209,7 @@ func (s *Settings) ConsumerConfigs() map[string][]jetstream.ConsumerConfig {
 			mk(ConsumerPolicyWorker, n.Events(), "policy-worker replicas: policies"),
 			mk(ConsumerProjector, n.Events(), "projector replicas: read models"),
 		},
-		n.TimersStream(): {mk(ConsumerTimers, n.Prefix()+".timers.fired.>", "policy-worker replicas: fired timers")},
+		n.TimersStream(): {mk(ConsumerTimers, n.TimersFired(), "policy-worker replicas: fired timers")},
 	}
 }
 
@@ -220,9 +221,11 @@ func (s *Settings) Buckets() []jetstream.KeyValueConfig {
 	}
 }
 
-// Provision creates or updates every stream, consumer and bucket. It is
+// Provision creates or updates every stream and bucket, and the named
+// consumers (every consumer when none is named: a worker provisions only
+// its own, so its settings never overwrite another worker's). It is
 // idempotent and safe to run from every replica at once.
-func Provision(ctx context.Context, js jetstream.JetStream, s Settings) error {
+func Provision(ctx context.Context, js jetstream.JetStream, s Settings, consumers ...string) error {
 	s.SetDefaults()
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("provision: %w", err)
@@ -234,6 +237,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, s Settings) error {
 	}
 	for stream, cfgs := range s.ConsumerConfigs() {
 		for _, cfg := range cfgs {
+			if len(consumers) > 0 && !slices.Contains(consumers, cfg.Durable) {
+				continue
+			}
 			if _, err := js.CreateOrUpdatePushConsumer(ctx, stream, cfg); err != nil {
 				return fmt.Errorf("provision consumer %s on %s: %w", cfg.Durable, stream, err)
 			}

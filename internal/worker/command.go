@@ -1,0 +1,182 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/personfleet/personfleet/internal/contract"
+	"github.com/personfleet/personfleet/internal/person"
+	"github.com/personfleet/personfleet/internal/store"
+)
+
+// CommandHandler decides commands and appends their events. For every
+// command it streams results on <prefix>.results.<command_id>: optionally
+// "received" first, always one final "accepted", "rejected" or "failed".
+type CommandHandler struct {
+	names  contract.Names
+	events *store.EventStore
+	pub    *store.Publisher
+	log    *slog.Logger
+	now    func() time.Time
+	// MaxConflicts bounds reload-and-decide rounds after optimistic
+	// concurrency conflicts; then the command fails (code concurrency_conflict).
+	maxConflicts int
+	progress     bool
+}
+
+// CommandOptions tune a CommandHandler.
+type CommandOptions struct {
+	MaxConflicts int  // default 8
+	Progress     bool // also stream a non-final "received" result
+}
+
+// NewCommandHandler returns the handler; every dependency is required.
+func NewCommandHandler(names contract.Names, events *store.EventStore, pub *store.Publisher, log *slog.Logger, opt CommandOptions) (*CommandHandler, error) {
+	if events == nil || pub == nil || log == nil {
+		return nil, errors.New("command handler: nil dependency")
+	}
+	if opt.MaxConflicts <= 0 {
+		opt.MaxConflicts = 8
+	}
+	return &CommandHandler{names: names, events: events, pub: pub, log: log, now: time.Now,
+		maxConflicts: opt.MaxConflicts, progress: opt.Progress}, nil
+}
+
+// codeConflict is the code of a command that kept losing races.
+const codeConflict = "concurrency_conflict"
+
+// Handle is the Watermill handler. It returns nil once the final result is
+// published (the message is then acked), a Permanent error for a message
+// that cannot even be answered (no command id), or a transient error.
+func (h *CommandHandler) Handle(msg *message.Message) error {
+	ctx := msg.Context()
+	subject := msg.Metadata.Get(MetaSubject)
+	trace := traceHeaders(msg.Metadata)
+	cmd, err := h.names.DecodeCommand(subject, msg.Payload)
+	if err != nil {
+		return h.rejectUndecodable(ctx, subject, msg, err, trace)
+	}
+	env := cmd.Envelope
+	log := h.log.With("command_id", env.CommandID, "person_id", env.PersonID, "command", env.Type)
+	if h.progress {
+		if err := h.pub.Result(ctx, contract.Result{CommandID: env.CommandID, PersonID: env.PersonID, Type: env.Type,
+			Status: contract.StatusReceived, At: h.now().UTC()}, trace); err != nil {
+			return err
+		}
+	}
+	res, err := h.decideAndAppend(ctx, cmd, trace)
+	if err != nil {
+		return err
+	}
+	log.Debug("command handled", "status", res.Status, "version", res.Version)
+	return h.pub.Result(ctx, res, trace)
+}
+
+func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Command, trace map[string]string) (contract.Result, error) {
+	env := cmd.Envelope
+	res := contract.Result{CommandID: env.CommandID, PersonID: env.PersonID, Type: env.Type, Final: true}
+	exists := func(id person.ID) (bool, error) { return h.events.Exists(ctx, id) }
+	fresh := false
+	for conflicts := 0; conflicts < h.maxConflicts; {
+		l, err := h.events.Load(ctx, env.PersonID, fresh)
+		if err != nil {
+			return res, err
+		}
+		p := l.Person
+		res.At = h.now().UTC()
+		if p.Processed(env.CommandID) {
+			h.events.Keep(l)
+			res.Status, res.Version, res.Duplicate = contract.StatusAccepted, p.Version(), true
+			return res, nil
+		}
+		var payloads []person.Payload
+		if env.ExpectedVersion != nil && *env.ExpectedVersion != p.Version() {
+			err = fmt.Errorf("%w: at %d, expected %d", contract.ErrVersionConflict, p.Version(), *env.ExpectedVersion)
+		} else {
+			payloads, err = p.Decide(cmd.Command, person.Env{Now: res.At, PersonExists: exists})
+		}
+		if err != nil {
+			if !contract.IsPermanent(err) {
+				h.events.Keep(l)
+				return res, err
+			}
+			if l.Cached { // a cached person may be stale: only a fresh one may reject
+				fresh = true
+				continue
+			}
+			h.events.Keep(l)
+			return rejected(res, err), nil
+		}
+		events := person.NewEvents(env.PersonID, p.Version(), person.Meta{
+			CommandID: env.CommandID, CorrelationID: env.CorrelationID, Actor: env.Actor, At: res.At, Trace: copyTrace(trace),
+		}, payloads)
+		seq, err := h.events.Append(ctx, env.PersonID, l.LastSeq, events)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) {
+			conflicts++
+			fresh = true // reload and decide again
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		for i := range events {
+			if err := p.Apply(&events[i]); err != nil {
+				return res, fmt.Errorf("apply own event: %w", err)
+			}
+			res.Events = append(res.Events, contract.EventRef{EventID: events[i].ID, Type: events[i].Type(), Version: events[i].Version})
+		}
+		h.events.Keep(store.Loaded{Person: p, LastSeq: seq})
+		res.Status, res.Version = contract.StatusAccepted, p.Version()
+		return res, nil
+	}
+	res.At = h.now().UTC()
+	res.Status = contract.StatusFailed
+	res.Error = &contract.ResultError{Code: codeConflict, Message: fmt.Sprintf("lost %d optimistic-concurrency races in a row", h.maxConflicts)}
+	return res, nil
+}
+
+func rejected(res contract.Result, err error) contract.Result {
+	res.Status = contract.StatusRejected
+	res.Error = &contract.ResultError{Code: contract.Code(err), Message: err.Error()}
+	return res
+}
+
+// rejectUndecodable answers a command that failed to decode with a
+// rejected result when it has a usable command id (from the body or the
+// Nats-Msg-Id header); without one there is nobody to answer, so the
+// message is parked in the dead-letter queue.
+func (h *CommandHandler) rejectUndecodable(ctx context.Context, subject string, msg *message.Message, err error, trace map[string]string) error {
+	id := contract.CommandIDOf(msg.Payload)
+	if id == "" {
+		if hdr := msg.Metadata.Get("Nats-Msg-Id"); contract.IsValidToken(hdr) {
+			id = hdr
+		}
+	}
+	if id == "" {
+		return Permanent(fmt.Errorf("command on %s has no usable command id: %w", subject, err))
+	}
+	pid, typ, _ := h.names.ParseCommandSubject(subject)
+	res := rejected(contract.Result{CommandID: id, PersonID: pid, Type: typ, Final: true, At: h.now().UTC()}, err)
+	h.log.Info("command rejected before decide", "command_id", id, "subject", subject, "code", res.Error.Code, "error", err)
+	return h.pub.Result(ctx, res, trace)
+}
+
+// failParked streams a final "failed" result for a command parked in the
+// dead-letter queue, so its producer is not left waiting.
+func (h *CommandHandler) failParked(ctx context.Context, msg *message.Message, dl contract.DeadLetter) {
+	id := contract.CommandIDOf(msg.Payload)
+	if id == "" {
+		return
+	}
+	pid, typ, _ := h.names.ParseCommandSubject(dl.Subject)
+	res := contract.Result{CommandID: id, PersonID: pid, Type: typ, Status: contract.StatusFailed, Final: true, At: h.now().UTC(),
+		Error: &contract.ResultError{Code: "dead_lettered", Message: dl.Error}}
+	if err := h.pub.Result(ctx, res, traceHeaders(msg.Metadata)); err != nil {
+		h.log.Error("failed result for a parked command not published", "command_id", id, "error", err)
+	}
+}

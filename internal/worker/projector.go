@@ -1,0 +1,83 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/personfleet/personfleet/internal/person"
+	"github.com/personfleet/personfleet/internal/projection"
+	"github.com/personfleet/personfleet/internal/schema"
+	"github.com/personfleet/personfleet/internal/store"
+)
+
+// ProjectorHandler keeps the read models: every event is applied to the
+// person's summary and onboarding status, each stored with the last
+// applied version and written with compare-and-set. A repeated event
+// changes nothing; an event ahead of the record (an earlier one is still in
+// flight on another replica, or was parked) fills the gap from the event
+// store first, so the records converge to a sequential replay.
+type ProjectorHandler struct {
+	events     *store.EventStore
+	summaries  *store.ReadModel[projection.Summary]
+	onboarding *store.ReadModel[projection.Onboarding]
+	log        *slog.Logger
+}
+
+// NewProjectorHandler returns the handler.
+func NewProjectorHandler(events *store.EventStore, s *store.ReadModel[projection.Summary], o *store.ReadModel[projection.Onboarding], log *slog.Logger) (*ProjectorHandler, error) {
+	if events == nil || s == nil || o == nil || log == nil {
+		return nil, errors.New("projector: nil dependency")
+	}
+	return &ProjectorHandler{events: events, summaries: s, onboarding: o, log: log}, nil
+}
+
+// Handle is the Watermill handler of <prefix>.events.>.
+func (h *ProjectorHandler) Handle(msg *message.Message) error {
+	ctx := msg.Context()
+	e, err := schema.Decode(msg.Payload)
+	if err != nil {
+		return Permanent(fmt.Errorf("event on %s: %w", msg.Metadata.Get(MetaSubject), err))
+	}
+	key := string(e.PersonID)
+	if err := h.summaries.Update(ctx, key, func(s *projection.Summary) (bool, error) {
+		return h.fold(ctx, s, &e, s.Version)
+	}); err != nil {
+		return err
+	}
+	return h.onboarding.Update(ctx, key, func(o *projection.Onboarding) (bool, error) {
+		return h.fold(ctx, o, &e, o.Version)
+	})
+}
+
+// fold applies e to m (at version v), filling a gap from the event store.
+func (h *ProjectorHandler) fold(ctx context.Context, m projection.Model, e *person.Event, v uint64) (bool, error) {
+	err := m.Apply(e)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, projection.ErrDuplicate):
+		return false, nil
+	case errors.Is(err, projection.ErrGap):
+		missing, herr := h.events.History(ctx, e.PersonID, v+1)
+		if herr != nil {
+			return false, herr
+		}
+		for i := range missing {
+			if missing[i].Version > e.Version {
+				break
+			}
+			if err := m.Apply(&missing[i]); err != nil && !errors.Is(err, projection.ErrDuplicate) {
+				return false, fmt.Errorf("projector: fill gap of %s: %w", e.PersonID, err)
+			}
+		}
+		return true, nil
+	case errors.Is(err, projection.ErrInvalidEvent):
+		return false, Permanent(err)
+	default:
+		return false, err
+	}
+}

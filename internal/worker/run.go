@@ -1,0 +1,306 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/personfleet/personfleet/internal/config"
+	"github.com/personfleet/personfleet/internal/contract"
+	"github.com/personfleet/personfleet/internal/policy"
+	"github.com/personfleet/personfleet/internal/projection"
+	"github.com/personfleet/personfleet/internal/store"
+)
+
+// Kind names a worker; it is also its durable consumer's name and its
+// dead-letter subject's last token.
+type Kind string
+
+// The workers.
+const (
+	CommandWorker Kind = store.ConsumerCommandWorker
+	PolicyWorker  Kind = store.ConsumerPolicyWorker
+	Projector     Kind = store.ConsumerProjector
+)
+
+// Config of one worker process. Bind declares every field as a flag with
+// a PERSONFLEET_* environment default.
+type Config struct {
+	Kind Kind
+	NATS config.NATS
+	Log  config.Log
+
+	Prefix    string
+	Provision bool
+	// Stream settings (used when Provision is on).
+	StreamReplicas      int
+	CommandsDedupWindow time.Duration
+	ResultsMaxAge       time.Duration
+	// The worker's consumer.
+	AckWait       time.Duration
+	MaxDeliver    int
+	MaxAckPending int
+	// Concurrency is how many messages one process handles at once.
+	Concurrency  int
+	Retry        RetryConfig
+	CloseTimeout time.Duration
+	// command-worker
+	CacheSize int
+	Progress  bool
+	// policy-worker
+	InactivityPeriod time.Duration
+}
+
+// Bind declares the flags.
+func (c *Config) Bind(b *config.Binder) {
+	c.NATS.Bind(b)
+	c.Log.Bind(b)
+	def := DefaultRetry()
+	b.String(&c.Prefix, "prefix", contract.DefaultPrefix, "subject prefix; stream and bucket names derive from it")
+	b.Bool(&c.Provision, "provision", true, "create or update streams, buckets and this worker's consumer at start")
+	b.Int(&c.StreamReplicas, "stream-replicas", 1, "replicas of streams and buckets (3 on a cluster)")
+	b.Duration(&c.CommandsDedupWindow, "commands-dedup-window", 10*time.Minute, "duplicate window of the commands stream")
+	b.Duration(&c.ResultsMaxAge, "results-max-age", time.Hour, "how long results are kept")
+	b.Duration(&c.AckWait, "ack-wait", 30*time.Second, "consumer ack wait; must exceed the retry budget")
+	b.Int(&c.MaxDeliver, "max-deliver", 10, "consumer max deliveries of one message")
+	b.Int(&c.MaxAckPending, "max-ack-pending", 1024, "consumer max unacknowledged messages across replicas")
+	b.Int(&c.Concurrency, "concurrency", 16, "messages handled at once by this process")
+	b.Duration(&c.Retry.Initial, "retry-initial", def.Initial, "first retry delay")
+	b.Duration(&c.Retry.Max, "retry-max", def.Max, "longest retry delay")
+	b.Float(&c.Retry.Multiplier, "retry-multiplier", def.Multiplier, "retry delay multiplier")
+	b.Int(&c.Retry.MaxRetries, "retry-max-retries", def.MaxRetries, "retries before a message is parked in the DLQ")
+	b.Duration(&c.CloseTimeout, "close-timeout", 15*time.Second, "how long shutdown waits for in-flight messages")
+	b.Int(&c.CacheSize, "aggregate-cache", 10000, "command-worker: persons kept in memory between commands")
+	b.Bool(&c.Progress, "result-progress", false, "command-worker: stream a non-final \"received\" result before the final one")
+	b.Duration(&c.InactivityPeriod, "inactivity-period", policy.DefaultInactivityPeriod, "policy-worker: auto-archive delay after deactivation")
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Kind {
+	case CommandWorker, PolicyWorker, Projector:
+	default:
+		errs = append(errs, fmt.Errorf("unknown worker %q", c.Kind))
+	}
+	if err := c.Retry.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if b := c.Retry.Budget(); b >= c.AckWait {
+		errs = append(errs, fmt.Errorf("retry budget %s must stay below ack wait %s, or messages are redelivered while being retried", b, c.AckWait))
+	}
+	if c.Concurrency < 1 {
+		errs = append(errs, errors.New("concurrency must be at least 1"))
+	}
+	if c.CloseTimeout <= 0 {
+		errs = append(errs, errors.New("close timeout must be positive"))
+	}
+	if _, err := contract.NewNames(c.Prefix); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) settings(names contract.Names) store.Settings {
+	cs := store.ConsumerSettings{AckWait: c.AckWait, MaxDeliver: c.MaxDeliver, MaxAckPending: c.MaxAckPending}
+	consumers := map[string]store.ConsumerSettings{string(c.Kind): cs}
+	if c.Kind == PolicyWorker {
+		consumers[store.ConsumerTimers] = cs
+	}
+	return store.Settings{
+		Names: names, Replicas: c.StreamReplicas, CommandsDedupWindow: c.CommandsDedupWindow,
+		ResultsMaxAge: c.ResultsMaxAge, Consumers: consumers,
+	}
+}
+
+// Run runs the worker until ctx is done, then shuts down gracefully: the
+// router stops taking messages and waits up to CloseTimeout for the ones
+// in flight; a message not finished by then is not acked, and the server
+// redelivers it (to another replica) after AckWait — handlers are
+// idempotent, so nothing is lost or doubled.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	names, _ := contract.NewNames(cfg.Prefix)
+	host, _ := os.Hostname()
+	cfg.NATS.Name = fmt.Sprintf("%s@%s:%d", cfg.Kind, host, os.Getpid())
+	log = log.With("worker", string(cfg.Kind))
+
+	nc, err := cfg.NATS.Connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	settings := cfg.settings(names)
+	settings.SetDefaults()
+	if cfg.Provision {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := store.Provision(pctx, js, settings, consumersOf(cfg.Kind)...)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+
+	wlog := watermill.NewSlogLogger(log)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, wlog)
+	if err != nil {
+		return err
+	}
+	pub := store.NewPublisher(js, names)
+	dlq := &deadLetters{worker: string(cfg.Kind), subject: names.DLQ(string(cfg.Kind)), pub: pub, log: log}
+	if err := stack(router, dlq, cfg.Retry, log); err != nil {
+		return err
+	}
+	// Each subscription gets its own connection: watermill-nats drains the
+	// connection when it closes a subscriber.
+	subscribe := func(consumer string) (message.Subscriber, error) {
+		sc, err := cfg.NATS.Connect()
+		if err != nil {
+			return nil, err
+		}
+		stream := names.EventsStream()
+		switch consumer {
+		case store.ConsumerCommandWorker:
+			stream = names.CommandsStream()
+		case store.ConsumerTimers:
+			stream = names.TimersStream()
+		}
+		cs := settings.Consumers[consumer]
+		sub, err := wmnats.NewSubscriberWithNatsConn(sc, subscriberConfig(stream, consumer, cfg.Concurrency, cs.FirstAckWait(), cfg.CloseTimeout), wlog)
+		if err != nil {
+			sc.Close()
+			return nil, err
+		}
+		return sub, nil
+	}
+	var stop func()
+	switch cfg.Kind {
+	case CommandWorker:
+		stop, err = wireCommandWorker(nc, js, names, cfg, router, subscribe, pub, dlq, log)
+	case PolicyWorker:
+		stop, err = wirePolicyWorker(names, cfg, router, subscribe, pub, log)
+	case Projector:
+		stop, err = wireProjector(ctx, nc, js, names, cfg, router, subscribe, log)
+	}
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	done := make(chan error, 1)
+	go func() { done <- router.Run(context.WithoutCancel(ctx)) }()
+	select {
+	case <-router.Running():
+		log.Info("worker running", "prefix", names.Prefix(), "concurrency", cfg.Concurrency)
+	case err := <-done:
+		return fmt.Errorf("router: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "close_timeout", cfg.CloseTimeout)
+	case err := <-done:
+		return fmt.Errorf("router stopped: %w", err)
+	}
+	if err := router.Close(); err != nil {
+		log.Warn("router close", "error", err)
+	}
+	<-done
+	if err := nc.Drain(); err != nil {
+		log.Warn("drain", "error", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func consumersOf(k Kind) []string {
+	if k == PolicyWorker {
+		return []string{store.ConsumerPolicyWorker, store.ConsumerTimers}
+	}
+	return []string{string(k)}
+}
+
+type subscribeFunc func(consumer string) (message.Subscriber, error)
+
+func wireCommandWorker(nc *nats.Conn, js jetstream.JetStream, names contract.Names, cfg Config, r *message.Router, subscribe subscribeFunc, pub *store.Publisher, dlq *deadLetters, log *slog.Logger) (func(), error) {
+	events, err := store.NewEventStore(nc, js, names, cfg.CacheSize)
+	if err != nil {
+		return nil, err
+	}
+	h, err := NewCommandHandler(names, events, pub, log, CommandOptions{Progress: cfg.Progress})
+	if err != nil {
+		return nil, err
+	}
+	dlq.onPark = h.failParked
+	sub, err := subscribe(store.ConsumerCommandWorker)
+	if err != nil {
+		return nil, err
+	}
+	r.AddConsumerHandler("commands", names.Commands(), sub, h.Handle)
+	return func() {}, nil
+}
+
+func wirePolicyWorker(names contract.Names, cfg Config, r *message.Router, subscribe subscribeFunc, pub *store.Publisher, log *slog.Logger) (func(), error) {
+	pcfg := policy.Config{InactivityPeriod: cfg.InactivityPeriod}
+	if err := pcfg.Validate(); err != nil {
+		return nil, err
+	}
+	h, err := NewPolicyHandler(policy.Defaults(pcfg), pub, log)
+	if err != nil {
+		return nil, err
+	}
+	events, err := subscribe(store.ConsumerPolicyWorker)
+	if err != nil {
+		return nil, err
+	}
+	timers, err := subscribe(store.ConsumerTimers)
+	if err != nil {
+		return nil, err
+	}
+	r.AddConsumerHandler("policies", names.Events(), events, h.Handle)
+	r.AddConsumerHandler("timers", names.TimersFired(), timers, h.HandleTimer)
+	return func() {}, nil
+}
+
+func wireProjector(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names contract.Names, cfg Config, r *message.Router, subscribe subscribeFunc, log *slog.Logger) (func(), error) {
+	events, err := store.NewEventStore(nc, js, names, 0)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := store.OpenReadModel[projection.Summary](ctx, js, names.SummaryBucket())
+	if err != nil {
+		return nil, err
+	}
+	onb, err := store.OpenReadModel[projection.Onboarding](ctx, js, names.OnboardingBucket())
+	if err != nil {
+		return nil, err
+	}
+	h, err := NewProjectorHandler(events, sums, onb, log)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := subscribe(store.ConsumerProjector)
+	if err != nil {
+		return nil, err
+	}
+	r.AddConsumerHandler("projections", names.Events(), sub, h.Handle)
+	q, err := StartQueryService(nc, names, sums, onb)
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = q.Stop() }, nil
+}
