@@ -135,8 +135,8 @@ func (e *IdentityLinked) apply(p *Person, _ *Event)     { p.identityID = e.Ident
 func (e *LocationAssigned) apply(p *Person, _ *Event)   { p.locationID = e.AddressID }
 func (*OnboardingCompleted) apply(p *Person, _ *Event)  { p.onboarding = OnboardingCompletedState }
 
-func (e *OnboardingFailed) apply(p *Person, _ *Event) {
-	p.onboarding, p.failureReason = OnboardingFailedState, e.Reason
+func (e *OnboardingFailed) apply(p *Person, ev *Event) {
+	p.onboarding, p.failureReason, p.failedAt = OnboardingFailedState, e.Reason, ev.Version
 }
 
 func (*OnboardingRestarted) apply(p *Person, _ *Event) {

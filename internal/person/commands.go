@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"slices"
 )
 
 // CommandType names a command on the wire (snake_case): it ends the subject
@@ -130,12 +132,13 @@ var commandDecoders = map[CommandType]func([]byte) (Command, error){
 	CmdRecommendSkills:             decodeAs[RecommendSkills](),
 }
 
-// CommandTypes lists every command type.
+// CommandTypes lists every command type, sorted.
 func CommandTypes() []CommandType {
 	out := make([]CommandType, 0, len(commandDecoders))
 	for t := range commandDecoders {
 		out = append(out, t)
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -167,7 +170,8 @@ func strictJSON(data []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: data: %v", ErrInvalidCommand, err)
 	}
-	if dec.More() {
+	// More() misses a stray '}' or ']' after the object; only EOF will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: data: trailing content after the JSON object", ErrInvalidCommand)
 	}
 	return nil

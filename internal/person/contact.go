@@ -140,9 +140,10 @@ func PhoneKey(number, e164 string) string {
 // Accepted: digits with the usual separators (space, dot, hyphen, slash,
 // parentheses), an optional leading + or 00. International numbers (+ or 00)
 // become E.164 when they have 8 to 15 digits and do not start with 0; a
-// national number becomes E.164 when countryCode (1–3 digits, as in "44") is
-// given, dropping one trunk 0. Anything else with 4 to 20 digits is kept
-// as given with an empty E.164 form.
+// "(0)" after their country code is the trunk prefix and is dropped
+// ("+44 (0)20 7946 0958" is +442079460958). A national number becomes E.164
+// when countryCode (1–3 digits, as in "44") is given, dropping one trunk 0.
+// Anything else with 4 to 20 digits is kept as given with an empty E.164 form.
 func NormalizePhone(number, countryCode string) (e164 string, err error) {
 	n := strings.TrimSpace(number)
 	if n == "" {
@@ -156,9 +157,14 @@ func NormalizePhone(number, countryCode string) (e164 string, err error) {
 		intl, n = true, n[1:]
 	}
 	var b strings.Builder
+	trunk := -1 // digit index of a "(0)", the trunk prefix in "+44 (0)20 …"
 	for i := 0; i < len(n); i++ {
 		c := n[i]
 		switch {
+		case c == '(' && trunk < 0 && strings.HasPrefix(n[i:], "(0)"):
+			trunk = b.Len()
+			b.WriteByte('0')
+			i += 2
 		case c >= '0' && c <= '9':
 			b.WriteByte(c)
 		case strings.IndexByte(" .-/()", c) >= 0:
@@ -168,7 +174,12 @@ func NormalizePhone(number, countryCode string) (e164 string, err error) {
 	}
 	d := b.String()
 	if !intl && strings.HasPrefix(d, "00") {
-		intl, d = true, d[2:]
+		intl, d, trunk = true, d[2:], trunk-2
+	}
+	if intl && trunk > 0 {
+		// An international number never dials the trunk 0 after the
+		// country code: "+44 (0)20 7946 0958" is +442079460958.
+		d = d[:trunk] + d[trunk+1:]
 	}
 	if len(d) < 4 || len(d) > 20 {
 		return "", fmt.Errorf("%w: %q needs 4 to 20 digits", ErrInvalidPhone, number)
@@ -231,12 +242,20 @@ type Address struct {
 }
 
 // NewAddress validates an address: city and country required, country two
-// letters (uppercased), every part bounded free text.
+// letters (uppercased), every part bounded free text, trimmed; blank street
+// lines are dropped.
 func NewAddress(a Address) (Address, error) {
 	a.City = strings.TrimSpace(a.City)
 	a.Region = strings.TrimSpace(a.Region)
 	a.PostalCode = strings.TrimSpace(a.PostalCode)
 	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+	var street []string // a new slice: the address never aliases its input
+	for _, l := range a.Street {
+		if l = strings.TrimSpace(l); l != "" {
+			street = append(street, l)
+		}
+	}
+	a.Street = street
 	switch a.Kind {
 	case AddressHome, AddressWork, AddressMailing, AddressOther:
 	case "":

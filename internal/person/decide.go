@@ -3,6 +3,7 @@ package person
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/personfleet/personfleet/internal/statemachine"
@@ -34,7 +35,7 @@ func (d *decision) emit(ps ...Payload) { d.out = append(d.out, ps...) }
 // error from env.PersonExists. Decide never changes p; cmd's fields are
 // normalised in place.
 func (p *Person) Decide(cmd Command, env Env) ([]Payload, error) {
-	if cmd == nil {
+	if cmd == nil || isNilPointer(cmd) {
 		return nil, fmt.Errorf("%w: nil command", ErrInvalidCommand)
 	}
 	if err := cmd.validate(); err != nil {
@@ -48,6 +49,13 @@ func (p *Person) Decide(cmd Command, env Env) ([]Payload, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNothingToChange, cmd.CommandType())
 	}
 	return d.out, nil
+}
+
+// isNilPointer catches a typed nil (a (*AddEmail)(nil) in the interface),
+// which would panic in validate.
+func isNilPointer(c Command) bool {
+	v := reflect.ValueOf(c)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func isInvalid(err error) bool { return errors.Is(err, statemachine.ErrInvalidTransition) }

@@ -43,7 +43,7 @@ func (c *UpdateName) decide(d *decision) error {
 	if c.Name.Equal(d.person.name) {
 		return wrapf(ErrNothingToChange, "the name is already %q", c.Name.Full())
 	}
-	d.emit(&NameUpdated{Name: c.Name, Previous: d.person.name, ChangeReason: c.Reason})
+	d.emit(&NameUpdated{Name: c.Name, Previous: d.person.Name(), ChangeReason: c.Reason}) // a copy: events never alias the state
 	return nil
 }
 

@@ -71,9 +71,44 @@ func (c *SubmitBasicInfo) step(d *decision) error {
 	return nil
 }
 
+// validate normalises every component and rejects one listed twice: the
+// step's sub-decisions all see the person as it was, so a duplicate would
+// otherwise be added twice.
 func (c *SetUpComponents) validate() error {
 	if len(c.Skills) > 50 || len(c.SocialProfiles) > 20 {
 		return wrapf(ErrInvalidCommand, "at most 50 skills and 20 social profiles")
+	}
+	for i, s := range c.Skills {
+		v, err := NewSkill(s)
+		if err != nil {
+			return err
+		}
+		k := SkillKey(v.Name)
+		for _, prev := range c.Skills[:i] {
+			if SkillKey(prev.Name) == k {
+				return wrapf(ErrInvalidSkill, "skill %q listed twice", v.Name)
+			}
+		}
+		c.Skills[i] = v
+	}
+	if c.Employment != nil {
+		e, err := NewEmployment(*c.Employment)
+		if err != nil {
+			return err
+		}
+		c.Employment = &e
+	}
+	for i, s := range c.SocialProfiles {
+		v, err := NewSocialProfile(s)
+		if err != nil {
+			return err
+		}
+		for _, prev := range c.SocialProfiles[:i] {
+			if prev.Key() == v.Key() {
+				return wrapf(ErrInvalidSocial, "social profile %q listed twice", v.Key())
+			}
+		}
+		c.SocialProfiles[i] = v
 	}
 	return nil
 }
@@ -100,10 +135,22 @@ func (c *SetUpComponents) step(d *decision) error {
 	return nil
 }
 
+// validate checks the id and, when given, the address (also when the id is
+// known already and the address will not be used: invalid data is rejected
+// whatever the state).
 func (c *AssignLocation) validate() error {
-	if err := checkKey(c.AddressID); err != nil {
-		return fmt.Errorf("%w: address_id %v", ErrInvalidAddress, err)
+	if c.Address == nil {
+		c.AddressID = strings.TrimSpace(c.AddressID)
+		if err := checkKey(c.AddressID); err != nil {
+			return fmt.Errorf("%w: address_id %v", ErrInvalidAddress, err)
+		}
+		return nil
 	}
+	id, a := c.AddressID, *c.Address // the caller's address is not changed
+	if err := validateAddress(&id, &a); err != nil {
+		return err
+	}
+	c.AddressID, c.Address = id, &a
 	return nil
 }
 func (c *AssignLocation) decide(d *decision) error { return fireOnboarding(d) }
@@ -157,12 +204,22 @@ func (c *FailOnboarding) step(d *decision) error {
 
 func (*RestartOnboarding) validate() error { return nil }
 
-// decide restarts the workflow, then reactivates the person.
+// decide restarts the workflow, then reactivates the person if the failure
+// suspended it. A person reactivated by hand since is active already; a
+// person suspended again for another reason stays suspended (reactivate it
+// first): restarting onboarding must not lift someone else's suspension.
 func (*RestartOnboarding) decide(d *decision) error {
+	p := d.person
+	suspendedByFailure := p.onboarding == OnboardingFailedState && p.lifecycleVersion == p.failedAt+1
+	if p.lifecycle == LifecycleSuspended && p.onboarding == OnboardingFailedState && !suspendedByFailure {
+		return wrapf(ErrNotReactivatable, "suspended at version %d, after the onboarding failed", p.lifecycleVersion)
+	}
 	if err := fireOnboarding(d); err != nil {
 		return err
 	}
-	d.emit(&PersonReactivated{Reason: "onboarding restarted"})
+	if p.lifecycle == LifecycleSuspended {
+		d.emit(&PersonReactivated{Reason: "onboarding restarted"})
+	}
 	return nil
 }
 

@@ -6,6 +6,19 @@ import (
 	"strings"
 )
 
+// normalise replaces *v by its validated form, and leaves it alone when
+// validation fails: a rejected command keeps its data, so deciding it again
+// (a retry after a conflict) rejects it again instead of deciding on a
+// zeroed value.
+func normalise[T any](v *T, validate func(T) (T, error)) error {
+	n, err := validate(*v)
+	if err != nil {
+		return err
+	}
+	*v = n
+	return nil
+}
+
 // absent and present check a component's existence with the domain's errors.
 func absent[T any](c *collection[T], key, what string) error {
 	if c.has(key) {
@@ -22,10 +35,7 @@ func present[T any](c *collection[T], key, what string) (T, error) {
 	return v, nil
 }
 
-func (c *AddEmail) validate() (err error) {
-	c.Email, err = ParseEmail(c.Email)
-	return err
-}
+func (c *AddEmail) validate() error { return normalise(&c.Email, ParseEmail) }
 
 func (c *AddEmail) decide(d *decision) error {
 	if err := absent(&d.person.emails, EmailKey(c.Email), "email"); err != nil {
@@ -36,10 +46,7 @@ func (c *AddEmail) decide(d *decision) error {
 	return nil
 }
 
-func (c *UpdateEmail) validate() (err error) {
-	c.Email, err = ParseEmail(c.Email)
-	return err
-}
+func (c *UpdateEmail) validate() error { return normalise(&c.Email, ParseEmail) }
 
 func (c *UpdateEmail) decide(d *decision) error {
 	old, err := present(&d.person.emails, EmailKey(c.Email), "email")
@@ -60,10 +67,7 @@ func (c *UpdateEmail) decide(d *decision) error {
 	return nil
 }
 
-func (c *RemoveEmail) validate() (err error) {
-	c.Email, err = ParseEmail(c.Email)
-	return err
-}
+func (c *RemoveEmail) validate() error { return normalise(&c.Email, ParseEmail) }
 
 func (c *RemoveEmail) decide(d *decision) error {
 	old, err := present(&d.person.emails, EmailKey(c.Email), "email")
@@ -74,7 +78,9 @@ func (c *RemoveEmail) decide(d *decision) error {
 	return nil
 }
 
-// findPhone finds a phone by any spelling of its number.
+// findPhone finds a phone by any spelling of its number. Two numbers that
+// both have an E.164 form are the same only if those forms are: the national
+// 020 7946 0958 in the UK and in France are different phones.
 func (p *Person) findPhone(number, countryCode string) (Phone, error) {
 	e164, err := NormalizePhone(number, countryCode)
 	if err != nil {
@@ -82,7 +88,18 @@ func (p *Person) findPhone(number, countryCode string) (Phone, error) {
 	}
 	dg := digits(number)
 	for _, ph := range p.phones.items {
-		if (e164 != "" && ph.E164 == e164) || digits(ph.Number) == dg || (ph.E164 != "" && ph.E164[1:] == dg) {
+		var same bool
+		switch {
+		case e164 != "" && ph.E164 != "":
+			same = ph.E164 == e164
+		case e164 != "":
+			same = digits(ph.Number) == dg || digits(ph.Number) == e164[1:]
+		case ph.E164 != "":
+			same = digits(ph.Number) == dg || ph.E164[1:] == dg
+		default:
+			same = digits(ph.Number) == dg
+		}
+		if same {
 			return ph, nil
 		}
 	}
@@ -176,9 +193,7 @@ func validateAddress(id *string, a *Address) error {
 	if err := checkKey(*id); err != nil {
 		return fmt.Errorf("%w: address_id %v", ErrInvalidAddress, err)
 	}
-	v, err := NewAddress(*a)
-	*a = v
-	return err
+	return normalise(a, NewAddress)
 }
 
 func (c *AddAddress) validate() error { return validateAddress(&c.AddressID, &c.Address) }
@@ -214,11 +229,17 @@ func (c *UpdateAddress) decide(d *decision) error {
 	if old.Address.Equal(c.Address) && old.Address.Kind == c.Address.Kind {
 		return wrapf(ErrNothingToChange, "address %q", c.AddressID)
 	}
+	for _, e := range d.person.addresses.items {
+		if e.ID != c.AddressID && e.Address.Equal(c.Address) {
+			return wrapf(ErrComponentExists, "address %q is the same place", e.ID)
+		}
+	}
 	d.emit(&AddressUpdated{AddressEntry{ID: c.AddressID, Address: c.Address}})
 	return nil
 }
 
 func (c *RemoveAddress) validate() error {
+	c.AddressID = strings.TrimSpace(c.AddressID)
 	if err := checkKey(c.AddressID); err != nil {
 		return fmt.Errorf("%w: address_id %v", ErrInvalidAddress, err)
 	}
@@ -233,10 +254,7 @@ func (c *RemoveAddress) decide(d *decision) error {
 	return nil
 }
 
-func (c *AddSkill) validate() (err error) {
-	c.Skill, err = NewSkill(c.Skill)
-	return err
-}
+func (c *AddSkill) validate() error { return normalise(&c.Skill, NewSkill) }
 
 func (c *AddSkill) decide(d *decision) error {
 	if err := absent(&d.person.skills, SkillKey(c.Name), "skill"); err != nil {
@@ -246,10 +264,7 @@ func (c *AddSkill) decide(d *decision) error {
 	return nil
 }
 
-func (c *UpdateSkill) validate() (err error) {
-	c.Skill, err = NewSkill(c.Skill)
-	return err
-}
+func (c *UpdateSkill) validate() error { return normalise(&c.Skill, NewSkill) }
 
 func (c *UpdateSkill) decide(d *decision) error {
 	old, err := present(&d.person.skills, SkillKey(c.Name), "skill")
@@ -312,10 +327,7 @@ func (c *EndorseSkill) decide(d *decision) error {
 	return nil
 }
 
-func (c *AddEmployment) validate() (err error) {
-	c.Employment, err = NewEmployment(c.Employment)
-	return err
-}
+func (c *AddEmployment) validate() error { return normalise(&c.Employment, NewEmployment) }
 
 func (c *AddEmployment) decide(d *decision) error {
 	if err := absent(&d.person.employments, c.ID, "employment"); err != nil {
@@ -325,10 +337,7 @@ func (c *AddEmployment) decide(d *decision) error {
 	return nil
 }
 
-func (c *UpdateEmployment) validate() (err error) {
-	c.Employment, err = NewEmployment(c.Employment)
-	return err
-}
+func (c *UpdateEmployment) validate() error { return normalise(&c.Employment, NewEmployment) }
 
 func (c *UpdateEmployment) decide(d *decision) error {
 	old, err := present(&d.person.employments, c.ID, "employment")
@@ -343,6 +352,7 @@ func (c *UpdateEmployment) decide(d *decision) error {
 }
 
 func (c *EndEmployment) validate() error {
+	c.EmploymentID = strings.TrimSpace(c.EmploymentID)
 	if err := checkKey(c.EmploymentID); err != nil {
 		return fmt.Errorf("%w: employment_id %v", ErrInvalidEmployment, err)
 	}
@@ -368,6 +378,7 @@ func (c *EndEmployment) decide(d *decision) error {
 }
 
 func (c *RemoveEmployment) validate() error {
+	c.EmploymentID = strings.TrimSpace(c.EmploymentID)
 	if err := checkKey(c.EmploymentID); err != nil {
 		return fmt.Errorf("%w: employment_id %v", ErrInvalidEmployment, err)
 	}
@@ -382,10 +393,7 @@ func (c *RemoveEmployment) decide(d *decision) error {
 	return nil
 }
 
-func (c *AddSocialProfile) validate() (err error) {
-	c.SocialProfile, err = NewSocialProfile(c.SocialProfile)
-	return err
-}
+func (c *AddSocialProfile) validate() error { return normalise(&c.SocialProfile, NewSocialProfile) }
 
 func (c *AddSocialProfile) decide(d *decision) error {
 	if err := absent(&d.person.socials, c.Key(), "social profile"); err != nil {
@@ -395,10 +403,7 @@ func (c *AddSocialProfile) decide(d *decision) error {
 	return nil
 }
 
-func (c *UpdateSocialProfile) validate() (err error) {
-	c.SocialProfile, err = NewSocialProfile(c.SocialProfile)
-	return err
-}
+func (c *UpdateSocialProfile) validate() error { return normalise(&c.SocialProfile, NewSocialProfile) }
 
 func (c *UpdateSocialProfile) decide(d *decision) error {
 	old, err := present(&d.person.socials, c.Key(), "social profile")
@@ -414,8 +419,11 @@ func (c *UpdateSocialProfile) decide(d *decision) error {
 
 func (c *RemoveSocialProfile) validate() error {
 	p, err := NewSocialProfile(SocialProfile{Platform: c.Platform, Handle: c.Handle})
+	if err != nil {
+		return err
+	}
 	c.Platform, c.Handle = p.Platform, p.Handle
-	return err
+	return nil
 }
 
 func (c *RemoveSocialProfile) decide(d *decision) error {
@@ -427,10 +435,7 @@ func (c *RemoveSocialProfile) decide(d *decision) error {
 	return nil
 }
 
-func (c *SetPreferences) validate() (err error) {
-	c.Preferences, err = NewPreferences(c.Preferences)
-	return err
-}
+func (c *SetPreferences) validate() error { return normalise(&c.Preferences, NewPreferences) }
 
 func (c *SetPreferences) decide(d *decision) error {
 	if c.Preferences == d.person.preferences {
@@ -440,10 +445,7 @@ func (c *SetPreferences) decide(d *decision) error {
 	return nil
 }
 
-func (c *RecordConsent) validate() (err error) {
-	c.Consent, err = NewConsent(c.Consent)
-	return err
-}
+func (c *RecordConsent) validate() error { return normalise(&c.Consent, NewConsent) }
 
 // decide records every decision, repeated ones too: a renewed consent is
 // a fact worth keeping.

@@ -73,7 +73,9 @@ var (
 		{CmdRecordDeath, []Lifecycle{LifecycleActive, LifecycleSuspended, LifecycleDeactivated, LifecycleArchived}, LifecycleDeceased},
 		{CmdMergePersons, []Lifecycle{LifecycleActive}, LifecycleMerged},
 		{CmdFailOnboarding, []Lifecycle{LifecycleActive}, LifecycleSuspended},
-		{CmdRestartOnboarding, []Lifecycle{LifecycleSuspended}, LifecycleActive},
+		// From active too: a person reactivated by hand after a failed
+		// onboarding must still be able to restart it (a self-loop then).
+		{CmdRestartOnboarding, []Lifecycle{LifecycleSuspended, LifecycleActive}, LifecycleActive},
 	}
 )
 

@@ -10,6 +10,9 @@ import (
 // MaxNamePartLen bounds every part of a name, in characters.
 const MaxNamePartLen = 200
 
+// MaxMiddleNames bounds the number of middle names.
+const MaxMiddleNames = 20
+
 // Name is a person's legal name. GivenName is required; every other part is
 // optional. Names of one character are valid here (the data-quality policy
 // flags them); empty, over-long or control-character names are not.
@@ -47,6 +50,9 @@ func NewName(n Name) (Name, error) {
 		if err := checkText(p.v, MaxNamePartLen); err != nil {
 			return Name{}, fmt.Errorf("%w: %s %v", ErrInvalidName, p.field, err)
 		}
+	}
+	if len(out.MiddleNames) > MaxMiddleNames {
+		return Name{}, fmt.Errorf("%w: more than %d middle names", ErrInvalidName, MaxMiddleNames)
 	}
 	for _, m := range out.MiddleNames {
 		if err := checkText(m, MaxNamePartLen); err != nil {

@@ -1,5 +1,7 @@
 package person
 
+import "slices"
+
 // The event types. Their snake_case names are the public contract: they end
 // the subject person.events.<person_id>.<event_type>.
 const (
@@ -105,12 +107,13 @@ func NewPayload(t EventType) (Payload, bool) {
 	return f(), true
 }
 
-// EventTypes lists every event type.
+// EventTypes lists every event type, sorted.
 func EventTypes() []EventType {
 	out := make([]EventType, 0, len(payloadFactories))
 	for t := range payloadFactories {
 		out = append(out, t)
 	}
+	slices.Sort(out)
 	return out
 }
 

@@ -65,6 +65,7 @@ type Person struct {
 
 	onboarding    OnboardingState
 	failureReason string
+	failedAt      uint64 // version of the last OnboardingFailed
 	identityID    string
 	locationID    string
 
@@ -167,8 +168,12 @@ func (p *Person) LifecycleVersion() uint64 { return p.lifecycleVersion }
 // MergedInto is the target of a merge, when the person was merged.
 func (p *Person) MergedInto() ID { return p.mergedInto }
 
-// Name is the legal name.
-func (p *Person) Name() Name { return p.name }
+// Name is the legal name (a copy).
+func (p *Person) Name() Name {
+	n := p.name
+	n.MiddleNames = slices.Clone(n.MiddleNames)
+	return n
+}
 
 // Source is the system the person was created from, and ImportID its id there.
 func (p *Person) Source() (system, importID string) { return p.source, p.importID }
@@ -188,11 +193,23 @@ func (p *Person) Emails() []Email { return slices.Clone(p.emails.items) }
 // Phones returns a copy of the phones.
 func (p *Person) Phones() []Phone { return slices.Clone(p.phones.items) }
 
-// Addresses returns a copy of the addresses.
-func (p *Person) Addresses() []AddressEntry { return slices.Clone(p.addresses.items) }
+// Addresses returns a copy of the addresses, street lines included.
+func (p *Person) Addresses() []AddressEntry {
+	out := slices.Clone(p.addresses.items)
+	for i := range out {
+		out[i].Address.Street = slices.Clone(out[i].Address.Street)
+	}
+	return out
+}
 
-// Skills returns a copy of the skills with their endorsers.
-func (p *Person) Skills() []SkillEntry { return slices.Clone(p.skills.items) }
+// Skills returns a copy of the skills with (copies of) their endorsers.
+func (p *Person) Skills() []SkillEntry {
+	out := slices.Clone(p.skills.items)
+	for i := range out {
+		out[i].Endorsers = slices.Clone(out[i].Endorsers)
+	}
+	return out
+}
 
 // Employments returns a copy of the employments.
 func (p *Person) Employments() []Employment { return slices.Clone(p.employments.items) }

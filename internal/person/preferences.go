@@ -56,6 +56,11 @@ func isLanguageTag(s string) bool {
 	if len(parts[0]) < 2 || len(parts[0]) > 3 || len(parts) > 4 {
 		return false
 	}
+	for i := 0; i < len(parts[0]); i++ { // the language subtag is letters only
+		if c := parts[0][i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
 	for _, p := range parts {
 		if p == "" || len(p) > 8 {
 			return false
