@@ -206,3 +206,12 @@ type DeadLetter struct {
 	FirstFailure   time.Time           `json:"first_failure"`
 	LastFailure    time.Time           `json:"last_failure"`
 }
+
+// DecodeDeadLetter reads a dead letter's JSON body.
+func DecodeDeadLetter(b []byte) (DeadLetter, error) {
+	var d DeadLetter
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, fmt.Errorf("%w: dead letter: %v", ErrMalformed, err)
+	}
+	return d, nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -21,6 +22,9 @@ import (
 // flight on another replica, or was parked) fills the gap from the event
 // store first, so the records converge to a sequential replay.
 type ProjectorHandler struct {
+	// locks serialise the events of one person inside this process (by a
+	// hash of its id): fewer compare-and-set races and gap fills.
+	locks      [256]sync.Mutex
 	events     *store.EventStore
 	summaries  *store.ReadModel[projection.Summary]
 	onboarding *store.ReadModel[projection.Onboarding]
@@ -43,6 +47,9 @@ func (h *ProjectorHandler) Handle(msg *message.Message) error {
 		return Permanent(fmt.Errorf("event on %s: %w", msg.Metadata.Get(MetaSubject), err))
 	}
 	key := string(e.PersonID)
+	lock := &h.locks[fnv32(key)%uint32(len(h.locks))]
+	lock.Lock()
+	defer lock.Unlock()
 	if err := h.summaries.Update(ctx, key, func(s *projection.Summary) (bool, error) {
 		return h.fold(ctx, s, &e, s.Version)
 	}); err != nil {
@@ -80,4 +87,14 @@ func (h *ProjectorHandler) fold(ctx context.Context, m projection.Model, e *pers
 	default:
 		return false, err
 	}
+}
+
+// fnv32 is FNV-1a, to spread person ids over the locks.
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
