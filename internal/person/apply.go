@@ -32,6 +32,7 @@ func (p *Person) setLifecycle(l Lifecycle, ev *Event) {
 }
 
 func (e *EmailAdded) apply(p *Person, _ *Event) {
+	p.hadEmail = true
 	if e.Email.Primary {
 		p.emails.update(func(m *Email) { m.Primary = false })
 	}

@@ -41,8 +41,8 @@ func (c *AddEmail) decide(d *decision) error {
 	if err := absent(&d.person.emails, EmailKey(c.Email), "email"); err != nil {
 		return err
 	}
-	first := len(d.person.emails.items) == 0
-	d.emit(&EmailAdded{Email: Email{Address: c.Email, Verified: c.Verified, Primary: c.Primary || first}, First: first})
+	none := len(d.person.emails.items) == 0 // with no email left, the new one becomes primary
+	d.emit(&EmailAdded{Email: Email{Address: c.Email, Verified: c.Verified, Primary: c.Primary || none}, First: !d.person.hadEmail})
 	return nil
 }
 

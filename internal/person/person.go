@@ -54,6 +54,7 @@ type Person struct {
 	deathDate Date
 
 	emails      collection[Email]
+	hadEmail    bool // an email was ever added (EmailAdded.First is the first ever)
 	phones      collection[Phone]
 	addresses   collection[AddressEntry]
 	skills      collection[SkillEntry]
