@@ -52,7 +52,7 @@ fuzz:
 	done
 
 demo: build
-	$(GO) run ./cmd/personctl demo
+	./bin/personctl demo
 
 clean:
 	rm -rf bin bench.out

@@ -142,7 +142,7 @@ func strict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if dec.More() {
 		return fmt.Errorf("%w: trailing data after the JSON object", ErrMalformed)
@@ -211,7 +211,7 @@ type DeadLetter struct {
 func DecodeDeadLetter(b []byte) (DeadLetter, error) {
 	var d DeadLetter
 	if err := json.Unmarshal(b, &d); err != nil {
-		return d, fmt.Errorf("%w: dead letter: %v", ErrMalformed, err)
+		return d, fmt.Errorf("%w: dead letter: %w", ErrMalformed, err)
 	}
 	return d, nil
 }

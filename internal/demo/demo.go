@@ -90,7 +90,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	var procs []*proc
 	defer func() {
 		if len(procs) > 0 { // an early return: stop what runs
-			_ = stopAll(context.Background(), procs, 20*time.Second)
+			_ = stopAll(context.WithoutCancel(ctx), procs, 20*time.Second)
 		}
 	}()
 	specs := []struct{ bin, name string }{{"policy-worker", "policy-worker"}, {"projector", "projector"}}

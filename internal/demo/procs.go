@@ -62,8 +62,8 @@ func (p *proc) stop(timeout time.Duration) error {
 		return nil
 	case <-time.After(timeout):
 		_ = p.cmd.Process.Kill()
-		<-p.done
-		return fmt.Errorf("%s did not stop within %s: killed (log: %s)", p.name, timeout, p.log)
+		werr := <-p.done
+		return fmt.Errorf("%s did not stop within %s: killed (%w) (log: %s)", p.name, timeout, werr, p.log)
 	}
 }
 
@@ -72,7 +72,7 @@ func (p *proc) exited() error {
 	select {
 	case err := <-p.done:
 		p.done <- err
-		return fmt.Errorf("%s exited early: %v (log: %s)", p.name, err, p.log)
+		return fmt.Errorf("%s exited early: %w (log: %s)", p.name, err, p.log)
 	default:
 		return nil
 	}

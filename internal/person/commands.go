@@ -168,7 +168,7 @@ func strictJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: data: %v", ErrInvalidCommand, err)
+		return fmt.Errorf("%w: data: %w", ErrInvalidCommand, err)
 	}
 	// More() misses a stray '}' or ']' after the object; only EOF will do.
 	if _, err := dec.Token(); err != io.EOF {

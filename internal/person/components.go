@@ -46,10 +46,10 @@ func NewSkill(s Skill) (Skill, error) {
 		return Skill{}, fmt.Errorf("%w: name is required", ErrInvalidSkill)
 	}
 	if err := checkText(s.Name, 100); err != nil {
-		return Skill{}, fmt.Errorf("%w: name %v", ErrInvalidSkill, err)
+		return Skill{}, fmt.Errorf("%w: name %w", ErrInvalidSkill, err)
 	}
 	if err := checkText(s.Category, 100); err != nil {
-		return Skill{}, fmt.Errorf("%w: category %v", ErrInvalidSkill, err)
+		return Skill{}, fmt.Errorf("%w: category %w", ErrInvalidSkill, err)
 	}
 	p, err := ParseProficiency(string(s.Proficiency))
 	if err != nil {
@@ -83,14 +83,14 @@ func NewEmployment(e Employment) (Employment, error) {
 	e.Role = strings.TrimSpace(e.Role)
 	e.Department = strings.TrimSpace(e.Department)
 	if err := checkKey(e.ID); err != nil {
-		return Employment{}, fmt.Errorf("%w: employment_id %v", ErrInvalidEmployment, err)
+		return Employment{}, fmt.Errorf("%w: employment_id %w", ErrInvalidEmployment, err)
 	}
 	if e.Employer == "" {
 		return Employment{}, fmt.Errorf("%w: employer is required", ErrInvalidEmployment)
 	}
 	for _, s := range []string{e.Employer, e.Role, e.Department} {
 		if err := checkText(s, 200); err != nil {
-			return Employment{}, fmt.Errorf("%w: %v", ErrInvalidEmployment, err)
+			return Employment{}, fmt.Errorf("%w: %w", ErrInvalidEmployment, err)
 		}
 	}
 	if e.Start.IsZero() {
@@ -145,7 +145,7 @@ func NewSocialProfile(p SocialProfile) (SocialProfile, error) {
 		return SocialProfile{}, fmt.Errorf("%w: handle is required", ErrInvalidSocial)
 	}
 	if err := checkText(p.Handle, 100); err != nil {
-		return SocialProfile{}, fmt.Errorf("%w: handle %v", ErrInvalidSocial, err)
+		return SocialProfile{}, fmt.Errorf("%w: handle %w", ErrInvalidSocial, err)
 	}
 	if p.URL = strings.TrimSpace(p.URL); p.URL != "" {
 		u, err := url.Parse(p.URL)

@@ -38,7 +38,7 @@ func ParseEmail(s string) (string, error) {
 		}
 	}
 	if err := checkDomain(domain); err != nil {
-		return "", fmt.Errorf("%w: %q: %v", ErrInvalidEmail, s, err)
+		return "", fmt.Errorf("%w: %q: %w", ErrInvalidEmail, s, err)
 	}
 	return local + "@" + domain, nil
 }
@@ -274,7 +274,7 @@ func NewAddress(a Address) (Address, error) {
 	}
 	for _, s := range append([]string{a.City, a.Region, a.PostalCode}, a.Street...) {
 		if err := checkText(s, 200); err != nil {
-			return Address{}, fmt.Errorf("%w: %v", ErrInvalidAddress, err)
+			return Address{}, fmt.Errorf("%w: %w", ErrInvalidAddress, err)
 		}
 	}
 	return a, nil

@@ -5,7 +5,7 @@ import "fmt"
 // checkReason validates an optional free-text reason.
 func checkReason(r string) error {
 	if err := checkText(r, 500); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidReason, err)
+		return fmt.Errorf("%w: %w", ErrInvalidReason, err)
 	}
 	return nil
 }
@@ -17,10 +17,10 @@ func (c *CreatePerson) validate() error {
 	}
 	c.Name = n
 	if err := checkText(c.Source, 100); err != nil {
-		return fmt.Errorf("%w: source %v", ErrInvalidCommand, err)
+		return fmt.Errorf("%w: source %w", ErrInvalidCommand, err)
 	}
 	if err := checkText(c.ImportID, 200); err != nil {
-		return fmt.Errorf("%w: import_id %v", ErrInvalidCommand, err)
+		return fmt.Errorf("%w: import_id %w", ErrInvalidCommand, err)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func (c *VerifyIdentity) guard(*decision) error {
 		return wrapf(ErrInvalidIdentity, "identity_id is required")
 	}
 	if err := checkText(c.IdentityID, 200); err != nil {
-		return fmt.Errorf("%w: identity_id %v", ErrInvalidIdentity, err)
+		return fmt.Errorf("%w: identity_id %w", ErrInvalidIdentity, err)
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (c *AssignLocation) validate() error {
 	if c.Address == nil {
 		c.AddressID = strings.TrimSpace(c.AddressID)
 		if err := checkKey(c.AddressID); err != nil {
-			return fmt.Errorf("%w: address_id %v", ErrInvalidAddress, err)
+			return fmt.Errorf("%w: address_id %w", ErrInvalidAddress, err)
 		}
 		return nil
 	}

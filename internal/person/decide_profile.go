@@ -191,7 +191,7 @@ func (c *RemovePhone) decide(d *decision) error {
 func validateAddress(id *string, a *Address) error {
 	*id = strings.TrimSpace(*id)
 	if err := checkKey(*id); err != nil {
-		return fmt.Errorf("%w: address_id %v", ErrInvalidAddress, err)
+		return fmt.Errorf("%w: address_id %w", ErrInvalidAddress, err)
 	}
 	return normalise(a, NewAddress)
 }
@@ -241,7 +241,7 @@ func (c *UpdateAddress) decide(d *decision) error {
 func (c *RemoveAddress) validate() error {
 	c.AddressID = strings.TrimSpace(c.AddressID)
 	if err := checkKey(c.AddressID); err != nil {
-		return fmt.Errorf("%w: address_id %v", ErrInvalidAddress, err)
+		return fmt.Errorf("%w: address_id %w", ErrInvalidAddress, err)
 	}
 	return nil
 }
@@ -287,7 +287,7 @@ func checkSkillName(n string) error {
 		return wrapf(ErrInvalidSkill, "name is required")
 	}
 	if err := checkText(n, 100); err != nil {
-		return fmt.Errorf("%w: name %v", ErrInvalidSkill, err)
+		return fmt.Errorf("%w: name %w", ErrInvalidSkill, err)
 	}
 	return nil
 }
@@ -310,7 +310,7 @@ func (c *EndorseSkill) validate() error {
 		return wrapf(ErrInvalidSkill, "endorser is required")
 	}
 	if err := checkText(c.Endorser, 200); err != nil {
-		return fmt.Errorf("%w: endorser %v", ErrInvalidSkill, err)
+		return fmt.Errorf("%w: endorser %w", ErrInvalidSkill, err)
 	}
 	return nil
 }
@@ -354,7 +354,7 @@ func (c *UpdateEmployment) decide(d *decision) error {
 func (c *EndEmployment) validate() error {
 	c.EmploymentID = strings.TrimSpace(c.EmploymentID)
 	if err := checkKey(c.EmploymentID); err != nil {
-		return fmt.Errorf("%w: employment_id %v", ErrInvalidEmployment, err)
+		return fmt.Errorf("%w: employment_id %w", ErrInvalidEmployment, err)
 	}
 	if c.EndDate.IsZero() {
 		return wrapf(ErrInvalidEmployment, "end_date is required")
@@ -380,7 +380,7 @@ func (c *EndEmployment) decide(d *decision) error {
 func (c *RemoveEmployment) validate() error {
 	c.EmploymentID = strings.TrimSpace(c.EmploymentID)
 	if err := checkKey(c.EmploymentID); err != nil {
-		return fmt.Errorf("%w: employment_id %v", ErrInvalidEmployment, err)
+		return fmt.Errorf("%w: employment_id %w", ErrInvalidEmployment, err)
 	}
 	return nil
 }
@@ -490,7 +490,7 @@ func (c *RecordNotification) validate() error {
 		return err
 	}
 	if err := checkText(c.Target, 254); err != nil {
-		return fmt.Errorf("%w: target %v", ErrInvalidCommand, err)
+		return fmt.Errorf("%w: target %w", ErrInvalidCommand, err)
 	}
 	return nil
 }
@@ -508,7 +508,7 @@ func (c *FlagDataQuality) validate() error {
 		return wrapf(ErrInvalidCommand, "issue %q and field %q must be snake_case", c.Issue, c.Field)
 	}
 	if err := checkText(c.Value, 500); err != nil {
-		return fmt.Errorf("%w: value %v", ErrInvalidCommand, err)
+		return fmt.Errorf("%w: value %w", ErrInvalidCommand, err)
 	}
 	return nil
 }
@@ -530,7 +530,7 @@ func (c *RecommendSkills) validate() error {
 		c.Skills[i] = v
 	}
 	if err := checkText(c.Source, 200); err != nil {
-		return fmt.Errorf("%w: source %v", ErrInvalidCommand, err)
+		return fmt.Errorf("%w: source %w", ErrInvalidCommand, err)
 	}
 	return nil
 }

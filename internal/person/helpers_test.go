@@ -103,8 +103,6 @@ func sortedCommandTypes() []person.CommandType {
 // Fresh commands: Decide normalises a command in place, so every use gets
 // its own value.
 
-func cmds(c ...person.Command) []person.Command { return c }
-
 func create() *person.CreatePerson {
 	return &person.CreatePerson{Name: person.Name{GivenName: "Ada", FamilyName: "Lovelace"}, Source: "crm", ImportID: "crm-1"}
 }

@@ -48,7 +48,7 @@ func NewName(n Name) (Name, error) {
 	}
 	for _, p := range parts {
 		if err := checkText(p.v, MaxNamePartLen); err != nil {
-			return Name{}, fmt.Errorf("%w: %s %v", ErrInvalidName, p.field, err)
+			return Name{}, fmt.Errorf("%w: %s %w", ErrInvalidName, p.field, err)
 		}
 	}
 	if len(out.MiddleNames) > MaxMiddleNames {
@@ -56,7 +56,7 @@ func NewName(n Name) (Name, error) {
 	}
 	for _, m := range out.MiddleNames {
 		if err := checkText(m, MaxNamePartLen); err != nil {
-			return Name{}, fmt.Errorf("%w: middle name %v", ErrInvalidName, err)
+			return Name{}, fmt.Errorf("%w: middle name %w", ErrInvalidName, err)
 		}
 	}
 	return out, nil

@@ -118,7 +118,7 @@ func CheckAttribute(key, value string) error {
 		return fmt.Errorf("%w: value longer than %d bytes", ErrInvalidAttribute, MaxAttributeValueLen)
 	}
 	if err := checkText(strings.NewReplacer("\n", " ", "\t", " ").Replace(value), MaxAttributeValueLen); err != nil {
-		return fmt.Errorf("%w: value %v", ErrInvalidAttribute, err)
+		return fmt.Errorf("%w: value %w", ErrInvalidAttribute, err)
 	}
 	return nil
 }
