@@ -104,7 +104,9 @@ func (p *Publisher) Timer(ctx context.Context, id person.ID, name string, at tim
 		return err
 	}
 	m.Subject = p.names.TimerArmed(id, name)
-	m.Header.Set(contract.HeaderSchedule, "@at "+at.UTC().Format(time.RFC3339))
+	// Fractional seconds are kept (nats-server parses "@at" with Go's RFC 3339
+	// parser, which accepts them): whole seconds would fire up to 1 s early.
+	m.Header.Set(contract.HeaderSchedule, "@at "+at.UTC().Format(time.RFC3339Nano))
 	m.Header.Set(contract.HeaderScheduleTgt, p.names.TimerFired(id, name))
 	m.Header.Set(jetstream.MsgIDHeader, "timer:"+env.CommandID)
 	if _, err := p.js.PublishMsg(ctx, m); err != nil {

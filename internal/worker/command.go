@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -27,6 +28,9 @@ type CommandHandler struct {
 	// concurrency conflicts; then the command fails (code concurrency_conflict).
 	maxConflicts int
 	progress     bool
+	// persons serialises the commands of one person within this process:
+	// only replicas race each other, and the cache serves the next command.
+	persons keyedMutex
 }
 
 // CommandOptions tune a CommandHandler.
@@ -44,8 +48,12 @@ func NewCommandHandler(names contract.Names, events *store.EventStore, pub *stor
 		opt.MaxConflicts = 8
 	}
 	return &CommandHandler{names: names, events: events, pub: pub, log: log, now: time.Now,
-		maxConflicts: opt.MaxConflicts, progress: opt.Progress}, nil
+		maxConflicts: opt.MaxConflicts, progress: opt.Progress, persons: keyedMutex{m: map[person.ID]*keyedEntry{}}}, nil
 }
+
+// logAppendRace is logged (debug) when an append loses an optimistic-
+// concurrency race and the command is decided again.
+const logAppendRace = "append lost a race; reloading"
 
 // codeConflict is the code of a command that kept losing races.
 const codeConflict = "concurrency_conflict"
@@ -79,6 +87,7 @@ func (h *CommandHandler) Handle(msg *message.Message) error {
 
 func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Command, trace map[string]string) (contract.Result, error) {
 	env := cmd.Envelope
+	defer h.persons.lock(env.PersonID)()
 	res := contract.Result{CommandID: env.CommandID, PersonID: env.PersonID, Type: env.Type, Final: true}
 	exists := func(id person.ID) (bool, error) { return h.events.Exists(ctx, id) }
 	fresh := false
@@ -116,7 +125,21 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 			CommandID: env.CommandID, CorrelationID: env.CorrelationID, Actor: env.Actor, At: res.At, Trace: copyTrace(trace),
 		}, payloads)
 		seq, err := h.events.Append(ctx, env.PersonID, l.LastSeq, events)
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) {
+		if errors.Is(err, store.ErrDuplicate) {
+			// The stream holds this command's events already (their ids derive
+			// from the command id): it was processed, longer ago than the
+			// aggregate remembers. Deciding again would only hit the dedup again.
+			fl, err := h.events.LoadFresh(ctx, env.PersonID)
+			if err != nil {
+				return res, err
+			}
+			h.events.Keep(fl)
+			res.At = h.now().UTC()
+			res.Status, res.Version, res.Duplicate = contract.StatusAccepted, fl.Person.Version(), true
+			return res, nil
+		}
+		if errors.Is(err, store.ErrConflict) {
+			h.log.Debug(logAppendRace, "command_id", env.CommandID, "person_id", env.PersonID, "round", conflicts+1, "error", err)
 			conflicts++
 			fresh = true // reload and decide again
 			continue
@@ -178,5 +201,38 @@ func (h *CommandHandler) failParked(ctx context.Context, msg *message.Message, d
 		Error: &contract.ResultError{Code: "dead_lettered", Message: dl.Error}}
 	if err := h.pub.Result(ctx, res, traceHeaders(msg.Metadata)); err != nil {
 		h.log.Error("failed result for a parked command not published", "command_id", id, "error", err)
+	}
+}
+
+// keyedMutex is one mutex per person, alive while someone holds or waits
+// for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[person.ID]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu      sync.Mutex
+	holders int
+}
+
+// lock locks id's mutex and returns its unlock.
+func (k *keyedMutex) lock(id person.ID) (unlock func()) {
+	k.mu.Lock()
+	e := k.m[id]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[id] = e
+	}
+	e.holders++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.holders--; e.holders == 0 {
+			delete(k.m, id)
+		}
+		k.mu.Unlock()
 	}
 }

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -181,29 +180,6 @@ func (f *fleet) summary(id person.ID) (projection.Summary, error) {
 	defer cancel()
 	err := f.cl.Query(ctx, "get", worker.PersonQuery{PersonID: id}, &s)
 	return s, err
-}
-
-func (f *fleet) dlq() []contract.DeadLetter {
-	f.t.Helper()
-	ctx := context.Background()
-	cons, err := f.js.OrderedConsumer(ctx, "PERSON_DLQ", jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	info, _ := cons.Info(ctx)
-	var out []contract.DeadLetter
-	for range info.NumPending {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		var dl contract.DeadLetter
-		if err := json.Unmarshal(m.Data(), &dl); err != nil {
-			f.t.Fatal(err)
-		}
-		out = append(out, dl)
-	}
-	return out
 }
 
 func TestFleetEndToEnd(t *testing.T) {

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
@@ -91,33 +91,86 @@ func (r RetryConfig) Validate() error {
 //  2. PoisonQueue: an error that survives the retries (or a permanent one)
 //     parks the message in <prefix>.dlq.<worker> with its reason, and the
 //     message is acked so the consumer keeps flowing. It must come before
-//     Retry, or Retry would never let an error reach it.
-//  3. Retry: exponential backoff for transient errors; permanent ones skip it.
-//  4. attempts: counts handler attempts and failure times for the dead letter.
-//  5. Recoverer: innermost, so a panic becomes an error that is retried and
+//     Retry, or Retry would never let an error reach it. An interrupted
+//     message (see 3) is not parked.
+//  3. interrupted: marks the error of a message whose delivery was
+//     cancelled (the worker is shutting down): it is neither parked nor
+//     acked, and the server redelivers it.
+//  4. retry: exponential backoff for transient errors; permanent ones skip it.
+//  5. attempts: counts handler attempts and failure times for the dead letter.
+//  6. Recoverer: innermost, so a panic becomes an error that is retried and
 //     parked like any other instead of crashing the worker.
 func stack(r *message.Router, dlq *deadLetters, retry RetryConfig, log *slog.Logger) error {
-	poison, err := middleware.PoisonQueue(dlq, dlq.subject)
+	poison, err := middleware.PoisonQueueWithFilter(dlq, dlq.subject, func(err error) bool {
+		return !errors.Is(err, errInterrupted)
+	})
 	if err != nil {
 		return err
 	}
 	r.AddMiddleware(
 		middleware.CorrelationID,
 		poison,
-		middleware.Retry{
-			MaxRetries:          retry.MaxRetries,
-			InitialInterval:     retry.Initial,
-			MaxInterval:         retry.Max,
-			Multiplier:          retry.Multiplier,
-			RandomizationFactor: randomization,
-			ShouldRetry:         func(p middleware.RetryParams) bool { return !IsPermanent(p.Err) },
-			ResetContextOnRetry: true,
-			Logger:              watermill.NewSlogLogger(log),
-		}.Middleware,
+		interrupted,
+		retry.middleware(log),
 		attempts,
 		middleware.Recoverer,
 	)
 	return nil
+}
+
+// middleware retries a failing handler in process: after the first
+// failure it waits Initial, then Multiplier times longer each time (at most
+// Max), each wait jittered by ±randomization, MaxRetries times; a permanent
+// error, or the message's context ending, stops it. The last error is
+// returned (for the PoisonQueue). The waits add up to at most Budget.
+//
+// It replaces Watermill's middleware.Retry (1.5.1), which, once ShouldRetry
+// is set, calls NextBackOff to fill RetryParams.Delay and so advances the
+// backoff twice per attempt: its waits grew by Multiplier² per retry (the
+// defaults waited about 24 s instead of 3.1 s, up to the consumer's ack
+// wait, and the server redelivered messages still being retried).
+func (r RetryConfig) middleware(log *slog.Logger) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			ctx := msg.Context()
+			interval := float64(r.Initial)
+			for retry := 1; ; retry++ {
+				msg.SetContext(ctx) // an attempt may have replaced (and cancelled) it
+				out, err := h(msg)
+				if err == nil || retry > r.MaxRetries || IsPermanent(err) || ctx.Err() != nil {
+					return out, err
+				}
+				wait := time.Duration(min(interval, float64(r.Max)) * (1 + randomization*(2*rand.Float64()-1)))
+				interval *= r.Multiplier
+				log.Warn("handler failed; retrying", "error", err, "retry", retry, "max_retries", r.MaxRetries,
+					"wait", wait, "subject", msg.Metadata.Get(MetaSubject), "stream_seq", msg.Metadata.Get(MetaStreamSeq))
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return out, err
+				case <-t.C:
+				}
+			}
+		}
+	}
+}
+
+// errInterrupted marks the failure of a message whose delivery context was
+// cancelled while it was handled.
+var errInterrupted = errors.New("interrupted by shutdown")
+
+// interrupted marks a failure that happened because the message's context
+// was cancelled (watermill-nats cancels it when the subscriber closes): the
+// failure says nothing about the message, so it must not be parked.
+func interrupted(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err != nil && msg.Context().Err() != nil {
+			return out, fmt.Errorf("%w: %w", errInterrupted, err)
+		}
+		return out, err
+	}
 }
 
 // attempts records, in the message's metadata, how many times the handler

@@ -76,8 +76,11 @@ func (h *PolicyHandler) Handle(msg *message.Message) error {
 // Nats-Msg-Id, so a timer delivered twice sends the command once.
 func (h *PolicyHandler) HandleTimer(msg *message.Message) error {
 	var env contract.CommandEnvelope
-	if err := json.Unmarshal(msg.Payload, &env); err != nil || !contract.IsValidToken(env.CommandID) {
-		return Permanent(fmt.Errorf("fired timer on %s is not a command envelope: %v", msg.Metadata.Get(MetaSubject), err))
+	if err := json.Unmarshal(msg.Payload, &env); err != nil {
+		return Permanent(fmt.Errorf("fired timer on %s is not a command envelope: %w", msg.Metadata.Get(MetaSubject), err))
+	}
+	if !contract.IsValidToken(env.CommandID) {
+		return Permanent(fmt.Errorf("fired timer on %s has no usable command id", msg.Metadata.Get(MetaSubject)))
 	}
 	if _, err := h.pub.Command(msg.Context(), env, traceHeaders(msg.Metadata)); err != nil {
 		return err

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
 	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -122,12 +123,22 @@ func (c *Config) settings(names contract.Names) store.Settings {
 	}
 }
 
-// Run runs the worker until ctx is done, then shuts down gracefully: the
-// router stops taking messages and waits up to CloseTimeout for the ones
-// in flight; a message not finished by then is not acked, and the server
-// redelivers it (to another replica) after AckWait — handlers are
-// idempotent, so nothing is lost or doubled.
+// Run runs the worker until ctx is done, then shuts down gracefully: its
+// subscriptions are drained (the server stops delivering to this process,
+// and every message it already received is handled and acked), for up to
+// CloseTimeout; then the router closes. A message not finished by then is
+// neither acked nor parked, and the server redelivers it (to another
+// replica) after AckWait — handlers are idempotent, so nothing is lost or
+// doubled.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	return run(ctx, cfg, log, nil)
+}
+
+// wireFunc adds handlers to a router in place of a worker's own (tests use
+// it to run their handler behind the production middleware and consumer).
+type wireFunc func(names contract.Names, r *message.Router, subscribe subscribeFunc) error
+
+func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -156,7 +167,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
-	wlog := watermill.NewSlogLogger(log)
+	var drained atomic.Bool
+	wlog := drainedLogger{LoggerAdapter: watermill.NewSlogLogger(log), drained: &drained}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, wlog)
 	if err != nil {
 		return err
@@ -168,11 +180,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	// Each subscription gets its own connection: watermill-nats drains the
 	// connection when it closes a subscriber.
+	// The subscriptions' connections, drained first at shutdown.
+	var subConns []*nats.Conn
+	defer func() {
+		for _, sc := range subConns {
+			sc.Close() // no-op once drained
+		}
+	}()
 	subscribe := func(consumer string) (message.Subscriber, error) {
 		sc, err := cfg.NATS.Connect()
 		if err != nil {
 			return nil, err
 		}
+		subConns = append(subConns, sc)
 		stream := names.EventsStream()
 		switch consumer {
 		case store.ConsumerCommandWorker:
@@ -189,12 +209,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return sub, nil
 	}
 	var stop func()
-	switch cfg.Kind {
-	case CommandWorker:
+	switch {
+	case wire != nil:
+		stop, err = func() {}, wire(names, router, subscribe)
+	case cfg.Kind == CommandWorker:
 		stop, err = wireCommandWorker(nc, js, names, cfg, router, subscribe, pub, dlq, log)
-	case PolicyWorker:
+	case cfg.Kind == PolicyWorker:
 		stop, err = wirePolicyWorker(names, cfg, router, subscribe, pub, log)
-	case Projector:
+	case cfg.Kind == Projector:
 		stop, err = wireProjector(ctx, nc, js, names, cfg, router, subscribe, log)
 	}
 	if err != nil {
@@ -216,10 +238,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case err := <-done:
 		return fmt.Errorf("router stopped: %w", err)
 	}
+	drainSubscriptions(subConns, cfg.CloseTimeout, log)
+	drained.Store(true)
 	if err := router.Close(); err != nil {
 		log.Warn("router close", "error", err)
 	}
-	<-done
+	if err := <-done; err != nil {
+		log.Warn("router stopped", "error", err)
+	}
 	if err := nc.Drain(); err != nil {
 		log.Warn("drain", "error", err)
 	}
@@ -281,11 +307,11 @@ func wireProjector(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, n
 	if err != nil {
 		return nil, err
 	}
-	sums, err := store.OpenReadModel[projection.Summary](ctx, js, names.SummaryBucket())
+	sums, err := store.OpenReadModel[projection.Summary](ctx, js, names.SummaryBucket(), cfg.CacheSize)
 	if err != nil {
 		return nil, err
 	}
-	onb, err := store.OpenReadModel[projection.Onboarding](ctx, js, names.OnboardingBucket())
+	onb, err := store.OpenReadModel[projection.Onboarding](ctx, js, names.OnboardingBucket(), cfg.CacheSize)
 	if err != nil {
 		return nil, err
 	}
@@ -303,4 +329,54 @@ func wireProjector(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, n
 		return nil, err
 	}
 	return func() { _ = q.Stop() }, nil
+}
+
+// drainSubscriptions stops the deliveries to this process and lets every
+// message it has already received finish — handled, acked or nacked —
+// before the router closes: watermill-nats' Subscriber.Close stops waiting
+// for in-flight messages at once, cancels their contexts and drops their
+// acks. Draining a subscription's connection unsubscribes (the server
+// sends the consumer's next messages to the other replicas), runs the
+// callbacks of the messages already received to completion, then closes
+// the connection. What is not done within timeout is left to the router's
+// close: those messages are not acked, and the server redelivers them.
+func drainSubscriptions(conns []*nats.Conn, timeout time.Duration, log *slog.Logger) {
+	start := time.Now()
+	for _, sc := range conns {
+		if err := sc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			log.Warn("drain subscription", "error", err)
+		}
+	}
+	for _, sc := range conns {
+		for !sc.IsClosed() {
+			if time.Since(start) > timeout {
+				log.Warn("in-flight messages not finished in time; they will be redelivered", "timeout", timeout)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	log.Info("subscriptions drained", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// drainedLogger is the Watermill logger of a worker. Once the subscriptions
+// are drained (their connections closed), it demotes to debug the errors
+// watermill-nats logs when the router then closes those subscribers
+// ("Cannot unsubscribe", "Failed to close subscriber": connection closed),
+// so a clean shutdown logs no error.
+type drainedLogger struct {
+	watermill.LoggerAdapter
+	drained *atomic.Bool
+}
+
+func (l drainedLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if l.drained.Load() && errors.Is(err, nats.ErrConnectionClosed) {
+		l.Debug(msg, fields.Add(watermill.LogFields{"error": err.Error()}))
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (l drainedLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return drainedLogger{LoggerAdapter: l.LoggerAdapter.With(fields), drained: l.drained}
 }
