@@ -8,15 +8,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/personfleet/personfleet/internal/contract"
 	"github.com/personfleet/personfleet/internal/person"
 	"github.com/personfleet/personfleet/internal/store"
+	"github.com/personfleet/personfleet/internal/telemetry"
 )
 
 // Client talks to a fleet. It is safe for concurrent use.
@@ -60,30 +63,82 @@ func (c *Client) Send(ctx context.Context, env contract.CommandEnvelope, headers
 	if env.IssuedAt.IsZero() {
 		env.IssuedAt = time.Now().UTC()
 	}
-	return c.pub.Command(ctx, env, headers)
+	// A producer span whose W3C context travels in the headers: the fleet's
+	// spans for this command, and for everything it causes, join its trace.
+	ctx, span := telemetry.StartSend(ctx, c.names.Prefix()+".commands", c.names.Command(env.PersonID, person.CommandType(env.Type)),
+		attribute.String(telemetry.AttrMessageID, env.CommandID), attribute.String(telemetry.AttrCommandType, env.Type),
+		attribute.String(telemetry.AttrPersonID, string(env.PersonID)))
+	h := maps.Clone(headers)
+	if h == nil {
+		h = map[string]string{}
+	}
+	telemetry.Inject(ctx, h)
+	dup, err := c.pub.Command(ctx, env, h)
+	telemetry.End(span, err)
+	return dup, err
 }
 
 // Do sends a command and streams its results to fn (nil: ignore them)
 // until the final one, which it returns.
 func (c *Client) Do(ctx context.Context, env contract.CommandEnvelope, headers map[string]string, fn func(contract.Result)) (contract.Result, error) {
-	ch := make(chan *nats.Msg, 8)
-	sub, err := c.nc.ChanSubscribe(c.names.Result(env.CommandID), ch)
+	r, _, err := c.Submit(ctx, env, headers, fn)
+	return r, err
+}
+
+// Submit is Do that also reports whether the server took the command for
+// a resubmission (same command id inside the commands stream's duplicate
+// window): its results are then read from the results stream, where the
+// first submission's are kept.
+func (c *Client) Submit(ctx context.Context, env contract.CommandEnvelope, headers map[string]string, fn func(contract.Result)) (contract.Result, bool, error) {
+	w, err := c.AwaitResult(env.CommandID)
 	if err != nil {
-		return contract.Result{}, err
+		return contract.Result{}, false, err
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	defer w.Stop()
 	dup, err := c.Send(ctx, env, headers)
 	if err != nil {
-		return contract.Result{}, err
+		return contract.Result{}, false, err
 	}
 	if dup { // resubmitted: its results may be out already
-		return c.Watch(ctx, env.CommandID, fn)
+		if r, ok, err := c.LastResult(ctx, env.CommandID); err == nil && ok && r.Final {
+			if fn != nil {
+				fn(r)
+			}
+			return r, true, nil
+		}
+		r, err := c.Watch(ctx, env.CommandID, fn)
+		return r, true, err
 	}
+	r, err := w.Final(ctx, fn)
+	return r, false, err
+}
+
+// ResultWaiter receives a command's results live. Subscribe (AwaitResult)
+// before the command is published, or the results may pass unseen.
+type ResultWaiter struct {
+	commandID string
+	sub       *nats.Subscription
+	ch        chan *nats.Msg
+}
+
+// AwaitResult subscribes to the live results of a command.
+func (c *Client) AwaitResult(commandID string) (*ResultWaiter, error) {
+	ch := make(chan *nats.Msg, 8)
+	sub, err := c.nc.ChanSubscribe(c.names.Result(commandID), ch)
+	if err != nil {
+		return nil, err
+	}
+	return &ResultWaiter{commandID: commandID, sub: sub, ch: ch}, nil
+}
+
+// Final streams the results to fn (nil: ignore them) until the final one,
+// which it returns.
+func (w *ResultWaiter) Final(ctx context.Context, fn func(contract.Result)) (contract.Result, error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return contract.Result{}, fmt.Errorf("waiting for the result of %s: %w", env.CommandID, ctx.Err())
-		case m := <-ch:
+			return contract.Result{}, fmt.Errorf("waiting for the result of %s: %w", w.commandID, ctx.Err())
+		case m := <-w.ch:
 			r, err := decodeResult(m.Data)
 			if err != nil {
 				return contract.Result{}, err
@@ -96,6 +151,29 @@ func (c *Client) Do(ctx context.Context, env contract.CommandEnvelope, headers m
 			}
 		}
 	}
+}
+
+// Stop ends the subscription.
+func (w *ResultWaiter) Stop() { _ = w.sub.Unsubscribe() }
+
+// LastResult reads the last stored result of a command with one direct
+// get (the results stream allows direct gets); ok is false when there is
+// none (not processed yet, or expired).
+func (c *Client) LastResult(ctx context.Context, commandID string) (r contract.Result, ok bool, err error) {
+	subj := "$JS.API.DIRECT.GET." + c.names.ResultsStream() + "." + c.names.Result(commandID)
+	msg, err := c.nc.RequestWithContext(ctx, subj, nil)
+	if err != nil {
+		return r, false, fmt.Errorf("last result of %s: %w", commandID, err)
+	}
+	switch st := msg.Header.Get("Status"); st {
+	case "":
+	case "404":
+		return r, false, nil
+	default:
+		return r, false, fmt.Errorf("last result of %s: status %s %s", commandID, st, msg.Header.Get("Description"))
+	}
+	r, err = decodeResult(msg.Data)
+	return r, err == nil, err
 }
 
 // Watch streams a command's stored results (from the results stream, so

@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/personfleet/personfleet/internal/contract"
 	"github.com/personfleet/personfleet/internal/person"
 	"github.com/personfleet/personfleet/internal/store"
+	"github.com/personfleet/personfleet/internal/telemetry"
 )
 
 // CommandHandler decides commands and appends their events. For every
@@ -23,6 +26,7 @@ type CommandHandler struct {
 	events *store.EventStore
 	pub    *store.Publisher
 	log    *slog.Logger
+	met    *telemetry.Metrics
 	now    func() time.Time
 	// MaxConflicts bounds reload-and-decide rounds after optimistic
 	// concurrency conflicts; then the command fails (code concurrency_conflict).
@@ -35,8 +39,9 @@ type CommandHandler struct {
 
 // CommandOptions tune a CommandHandler.
 type CommandOptions struct {
-	MaxConflicts int  // default 8
-	Progress     bool // also stream a non-final "received" result
+	MaxConflicts int                // default 8
+	Progress     bool               // also stream a non-final "received" result
+	Metrics      *telemetry.Metrics // default: a private registry
 }
 
 // NewCommandHandler returns the handler; every dependency is required.
@@ -47,7 +52,10 @@ func NewCommandHandler(names contract.Names, events *store.EventStore, pub *stor
 	if opt.MaxConflicts <= 0 {
 		opt.MaxConflicts = 8
 	}
-	return &CommandHandler{names: names, events: events, pub: pub, log: log, now: time.Now,
+	if opt.Metrics == nil {
+		opt.Metrics = telemetry.NewMetrics(string(CommandWorker))
+	}
+	return &CommandHandler{names: names, events: events, pub: pub, log: log, met: opt.Metrics, now: time.Now,
 		maxConflicts: opt.MaxConflicts, progress: opt.Progress, persons: keyedMutex{m: map[person.ID]*keyedEntry{}}}, nil
 }
 
@@ -64,28 +72,51 @@ const codeConflict = "concurrency_conflict"
 func (h *CommandHandler) Handle(msg *message.Message) error {
 	ctx := msg.Context()
 	subject := msg.Metadata.Get(MetaSubject)
-	trace := traceHeaders(msg.Metadata)
 	cmd, err := h.names.DecodeCommand(subject, msg.Payload)
 	if err != nil {
-		return h.rejectUndecodable(ctx, subject, msg, err, trace)
+		return h.rejectUndecodable(ctx, subject, msg, err)
 	}
 	env := cmd.Envelope
-	log := h.log.With("command_id", env.CommandID, "person_id", env.PersonID, "command", env.Type)
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String(telemetry.AttrCommandID, env.CommandID),
+		attribute.String(telemetry.AttrCommandType, env.Type),
+		attribute.String(telemetry.AttrPersonID, string(env.PersonID)))
 	if h.progress {
-		if err := h.pub.Result(ctx, contract.Result{CommandID: env.CommandID, PersonID: env.PersonID, Type: env.Type,
-			Status: contract.StatusReceived, At: h.now().UTC()}, trace); err != nil {
+		if err := h.publishResult(ctx, contract.Result{CommandID: env.CommandID, PersonID: env.PersonID, Type: env.Type,
+			Status: contract.StatusReceived, At: h.now().UTC()}); err != nil {
 			return err
 		}
 	}
-	res, err := h.decideAndAppend(ctx, cmd, trace)
+	res, err := h.decideAndAppend(ctx, cmd)
 	if err != nil {
 		return err
 	}
-	log.Debug("command handled", "status", res.Status, "version", res.Version)
-	return h.pub.Result(ctx, res, trace)
+	h.log.DebugContext(ctx, "command handled", "command_id", env.CommandID, "person_id", env.PersonID, "command", env.Type,
+		"status", res.Status, "version", res.Version)
+	return h.publishResult(ctx, res)
 }
 
-func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Command, trace map[string]string) (contract.Result, error) {
+// publishResult streams one result message, in a producer span whose
+// context travels in the message's headers.
+func (h *CommandHandler) publishResult(ctx context.Context, res contract.Result) error {
+	ctx, span := telemetry.StartSend(ctx, h.names.Prefix()+".results", h.names.Result(res.CommandID),
+		attribute.String(telemetry.AttrMessageID, res.CommandID+":"+string(res.Status)),
+		attribute.String(telemetry.AttrResultStatus, string(res.Status)))
+	start := time.Now()
+	err := h.pub.Result(ctx, res, telemetry.TraceMap(ctx))
+	h.met.ResultPublish.Observe(time.Since(start).Seconds())
+	telemetry.End(span, err)
+	if err == nil && res.Final {
+		code := ""
+		if res.Error != nil {
+			code = res.Error.Code
+		}
+		h.met.Results.WithLabelValues(string(res.Status), code).Inc()
+	}
+	return err
+}
+
+func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Command) (contract.Result, error) {
 	env := cmd.Envelope
 	defer h.persons.lock(env.PersonID)()
 	res := contract.Result{CommandID: env.CommandID, PersonID: env.PersonID, Type: env.Type, Final: true}
@@ -107,7 +138,10 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 		if env.ExpectedVersion != nil && *env.ExpectedVersion != p.Version() {
 			err = fmt.Errorf("%w: at %d, expected %d", contract.ErrVersionConflict, p.Version(), *env.ExpectedVersion)
 		} else {
+			_, span := telemetry.Tracer().Start(ctx, "decide "+env.Type, trace.WithAttributes(
+				attribute.String(telemetry.AttrPersonID, string(env.PersonID)), attribute.Int64(telemetry.AttrAggregateVersion, int64(p.Version()))))
 			payloads, err = p.Decide(cmd.Command, person.Env{Now: res.At, PersonExists: exists})
+			telemetry.End(span, err)
 		}
 		if err != nil {
 			if !contract.IsPermanent(err) {
@@ -121,10 +155,18 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 			h.events.Keep(l)
 			return rejected(res, err), nil
 		}
+		// The events carry the append span's context: a policy or a
+		// projection handling them later, even much later, continues the trace.
+		actx, span := telemetry.StartSend(ctx, h.names.Prefix()+".events", h.names.EventsOf(env.PersonID),
+			attribute.String(telemetry.AttrPersonID, string(env.PersonID)), attribute.Int("messaging.batch.message_count", len(payloads)))
 		events := person.NewEvents(env.PersonID, p.Version(), person.Meta{
-			CommandID: env.CommandID, CorrelationID: env.CorrelationID, Actor: env.Actor, At: res.At, Trace: copyTrace(trace),
+			CommandID: env.CommandID, CorrelationID: env.CorrelationID, Actor: env.Actor, At: res.At, Trace: telemetry.TraceMap(actx),
 		}, payloads)
-		seq, err := h.events.Append(ctx, env.PersonID, l.LastSeq, events)
+		seq, err := h.events.Append(actx, env.PersonID, l.LastSeq, events)
+		if err == nil {
+			span.SetAttributes(attribute.Int64(telemetry.AttrAggregateVersion, int64(events[len(events)-1].Version)))
+		}
+		telemetry.End(span, err)
 		if errors.Is(err, store.ErrDuplicate) {
 			// The stream holds this command's events already (their ids derive
 			// from the command id): it was processed, longer ago than the
@@ -139,7 +181,8 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 			return res, nil
 		}
 		if errors.Is(err, store.ErrConflict) {
-			h.log.Debug(logAppendRace, "command_id", env.CommandID, "person_id", env.PersonID, "round", conflicts+1, "error", err)
+			h.met.Conflicts.Inc()
+			h.log.DebugContext(ctx, logAppendRace, "command_id", env.CommandID, "person_id", env.PersonID, "round", conflicts+1, "error", err)
 			conflicts++
 			fresh = true // reload and decide again
 			continue
@@ -173,7 +216,7 @@ func rejected(res contract.Result, err error) contract.Result {
 // rejected result when it has a usable command id (from the body or the
 // Nats-Msg-Id header); without one there is nobody to answer, so the
 // message is parked in the dead-letter queue.
-func (h *CommandHandler) rejectUndecodable(ctx context.Context, subject string, msg *message.Message, err error, trace map[string]string) error {
+func (h *CommandHandler) rejectUndecodable(ctx context.Context, subject string, msg *message.Message, err error) error {
 	id := contract.CommandIDOf(msg.Payload)
 	if id == "" {
 		if hdr := msg.Metadata.Get("Nats-Msg-Id"); contract.IsValidToken(hdr) {
@@ -185,8 +228,8 @@ func (h *CommandHandler) rejectUndecodable(ctx context.Context, subject string, 
 	}
 	pid, typ, _ := h.names.ParseCommandSubject(subject)
 	res := rejected(contract.Result{CommandID: id, PersonID: pid, Type: typ, Final: true, At: h.now().UTC()}, err)
-	h.log.Info("command rejected before decide", "command_id", id, "subject", subject, "code", res.Error.Code, "error", err)
-	return h.pub.Result(ctx, res, trace)
+	h.log.InfoContext(ctx, "command rejected before decide", "command_id", id, "subject", subject, "code", res.Error.Code, "error", err)
+	return h.publishResult(ctx, res)
 }
 
 // failParked streams a final "failed" result for a command parked in the
@@ -199,8 +242,8 @@ func (h *CommandHandler) failParked(ctx context.Context, msg *message.Message, d
 	pid, typ, _ := h.names.ParseCommandSubject(dl.Subject)
 	res := contract.Result{CommandID: id, PersonID: pid, Type: typ, Status: contract.StatusFailed, Final: true, At: h.now().UTC(),
 		Error: &contract.ResultError{Code: "dead_lettered", Message: dl.Error}}
-	if err := h.pub.Result(ctx, res, traceHeaders(msg.Metadata)); err != nil {
-		h.log.Error("failed result for a parked command not published", "command_id", id, "error", err)
+	if err := h.publishResult(ctx, res); err != nil {
+		h.log.ErrorContext(ctx, "failed result for a parked command not published", "command_id", id, "error", err)
 	}
 }
 

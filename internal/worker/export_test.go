@@ -16,7 +16,7 @@ const LogAppendRace = logAppendRace
 // publishing the result — what a replica did before it crashed right
 // after its append (no result, no ack).
 func (h *CommandHandler) DecideAndAppend(ctx context.Context, cmd contract.Command) (contract.Result, error) {
-	return h.decideAndAppend(ctx, cmd, nil)
+	return h.decideAndAppend(ctx, cmd)
 }
 
 // RunHandler runs a worker exactly as Run does — connection, provisioning,

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/personfleet/personfleet/internal/config"
+	"github.com/personfleet/personfleet/internal/telemetry"
 )
 
 // Main is the whole body of a worker binary's main: flags (with
@@ -36,8 +39,21 @@ func Main(kind Kind, args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", kind, err)
 		return 2
 	}
+	log = slog.New(telemetry.WithTraceIDs(log.Handler()))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	shutdown, err := telemetry.Setup(ctx, string(kind), config.OSEnv)
+	if err != nil {
+		log.Error("tracing", "error", err)
+		return 2
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			log.Warn("flushing spans", "error", err)
+		}
+	}()
 	if err := Run(ctx, cfg, log); err != nil {
 		log.Error("worker failed", "error", err)
 		return 1

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/personfleet/personfleet/internal/contract"
 	"github.com/personfleet/personfleet/internal/store"
+	"github.com/personfleet/personfleet/internal/telemetry"
 )
 
 // permanentError marks a failure that no retry can fix (malformed input).
@@ -100,7 +99,7 @@ func (r RetryConfig) Validate() error {
 //  5. attempts: counts handler attempts and failure times for the dead letter.
 //  6. Recoverer: innermost, so a panic becomes an error that is retried and
 //     parked like any other instead of crashing the worker.
-func stack(r *message.Router, dlq *deadLetters, retry RetryConfig, log *slog.Logger) error {
+func stack(r *message.Router, kind Kind, dlq *deadLetters, retry RetryConfig, met *telemetry.Metrics, log *slog.Logger) error {
 	poison, err := middleware.PoisonQueueWithFilter(dlq, dlq.subject, func(err error) bool {
 		return !errors.Is(err, errInterrupted)
 	})
@@ -108,11 +107,12 @@ func stack(r *message.Router, dlq *deadLetters, retry RetryConfig, log *slog.Log
 		return err
 	}
 	r.AddMiddleware(
+		observe(kind, met, log),
 		middleware.CorrelationID,
 		poison,
 		interrupted,
-		retry.middleware(log),
-		attempts,
+		retry.middleware(met, log),
+		attempts(met),
 		middleware.Recoverer,
 	)
 	return nil
@@ -129,7 +129,7 @@ func stack(r *message.Router, dlq *deadLetters, retry RetryConfig, log *slog.Log
 // backoff twice per attempt: its waits grew by Multiplier² per retry (the
 // defaults waited about 24 s instead of 3.1 s, up to the consumer's ack
 // wait, and the server redelivered messages still being retried).
-func (r RetryConfig) middleware(log *slog.Logger) message.HandlerMiddleware {
+func (r RetryConfig) middleware(met *telemetry.Metrics, log *slog.Logger) message.HandlerMiddleware {
 	return func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			ctx := msg.Context()
@@ -142,7 +142,8 @@ func (r RetryConfig) middleware(log *slog.Logger) message.HandlerMiddleware {
 				}
 				wait := time.Duration(min(interval, float64(r.Max)) * (1 + randomization*(2*rand.Float64()-1)))
 				interval *= r.Multiplier
-				log.Warn("handler failed; retrying", "error", err, "retry", retry, "max_retries", r.MaxRetries,
+				met.Retries.WithLabelValues(message.HandlerNameFromCtx(ctx)).Inc()
+				log.WarnContext(ctx, "handler failed; retrying", "error", err, "retry", retry, "max_retries", r.MaxRetries,
 					"wait", wait, "subject", msg.Metadata.Get(MetaSubject), "stream_seq", msg.Metadata.Get(MetaStreamSeq))
 				t := time.NewTimer(wait)
 				select {
@@ -175,32 +176,44 @@ func interrupted(h message.HandlerFunc) message.HandlerFunc {
 
 // attempts records, in the message's metadata, how many times the handler
 // ran for this delivery and when it first and last failed, plus the error
-// code of a coded rejection; the dead-letter publisher reads them.
-func attempts(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) ([]*message.Message, error) {
-		n, _ := strconv.Atoi(msg.Metadata.Get(MetaAttempts))
-		msg.Metadata.Set(MetaAttempts, strconv.Itoa(n+1))
-		out, err := h(msg)
-		if err != nil {
-			now := time.Now().UTC().Format(time.RFC3339Nano)
-			if msg.Metadata.Get(MetaFirstError) == "" {
-				msg.Metadata.Set(MetaFirstError, now)
-			}
-			msg.Metadata.Set(MetaLastError, now)
-			if code := contract.Code(err); code != "" {
-				msg.Metadata.Set(metaCode, code)
-			}
+// code of a coded rejection; the dead-letter publisher reads them. It also
+// times each attempt.
+func attempts(met *telemetry.Metrics) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			return attempt(h, msg, met)
 		}
-		return out, err
 	}
 }
 
-const metaCode = "rejection_code"
+func attempt(h message.HandlerFunc, msg *message.Message, met *telemetry.Metrics) ([]*message.Message, error) {
+	n, _ := strconv.Atoi(msg.Metadata.Get(MetaAttempts))
+	msg.Metadata.Set(MetaAttempts, strconv.Itoa(n+1))
+	start := time.Now()
+	out, err := h(msg)
+	met.HandlerTime.WithLabelValues(message.HandlerNameFromCtx(msg.Context())).Observe(time.Since(start).Seconds())
+	if err != nil {
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		if msg.Metadata.Get(MetaFirstError) == "" {
+			msg.Metadata.Set(MetaFirstError, now)
+		}
+		msg.Metadata.Set(MetaLastError, now)
+		if code := contract.Code(err); code != "" {
+			msg.Metadata.Set(metaCode, code)
+		}
+	}
+	return out, err
+}
+
+const (
+	metaCode   = "rejection_code"
+	metaParked = "parked"
+)
 
 // internalMeta are metadata keys that are not original NATS headers.
 var internalMeta = map[string]bool{
 	MetaSubject: true, MetaStream: true, MetaStreamSeq: true, MetaDelivered: true, MetaConsumer: true,
-	MetaAttempts: true, MetaFirstError: true, MetaLastError: true, metaCode: true,
+	MetaAttempts: true, MetaFirstError: true, MetaLastError: true, metaCode: true, metaParked: true,
 	middleware.ReasonForPoisonedKey: true, middleware.PoisonedTopicKey: true, middleware.PoisonedHandlerKey: true,
 	middleware.PoisonedSubscriberKey: true, middleware.CorrelationIDMetadataKey: true,
 }
@@ -222,8 +235,9 @@ type deadLetters struct {
 func (d *deadLetters) Publish(_ string, msgs ...*message.Message) error {
 	for _, msg := range msgs {
 		dl := deadLetterOf(d.worker, msg)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := d.pub.DeadLetter(ctx, dl, traceHeaders(msg.Metadata))
+		// Keep the message's span (and so its trace) but not its cancellation.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(msg.Context()), 10*time.Second)
+		err := d.pub.DeadLetter(ctx, dl, telemetry.TraceMap(ctx))
 		if err == nil && d.onPark != nil {
 			d.onPark(ctx, msg, dl)
 		}
@@ -231,7 +245,8 @@ func (d *deadLetters) Publish(_ string, msgs ...*message.Message) error {
 		if err != nil {
 			return err
 		}
-		d.log.Warn("message parked in the dead-letter queue",
+		msg.Metadata.Set(metaParked, "true")
+		d.log.WarnContext(ctx, "message parked in the dead-letter queue",
 			"worker", d.worker, "subject", dl.Subject, "stream_seq", dl.StreamSequence,
 			"error", dl.Error, "code", dl.Code, "attempts", dl.Attempts, "deliveries", dl.Deliveries)
 	}
@@ -259,24 +274,4 @@ func deadLetterOf(worker string, msg *message.Message) contract.DeadLetter {
 		Headers: headers, Payload: msg.Payload, Error: md.Get(middleware.ReasonForPoisonedKey),
 		Code: md.Get(metaCode), Attempts: n, Deliveries: delivered, FirstFailure: first, LastFailure: last,
 	}
-}
-
-// traceHeaders picks the W3C trace context out of a message's metadata.
-func traceHeaders(md message.Metadata) map[string]string {
-	out := map[string]string{}
-	for k, v := range md {
-		switch strings.ToLower(k) {
-		case "traceparent", "tracestate", "baggage":
-			out[strings.ToLower(k)] = v
-		}
-	}
-	return out
-}
-
-// copyTrace returns a copy of a trace map (nil stays nil).
-func copyTrace(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	return maps.Clone(m)
 }

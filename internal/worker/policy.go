@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,11 +9,15 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/personfleet/personfleet/internal/contract"
+	"github.com/personfleet/personfleet/internal/person"
 	"github.com/personfleet/personfleet/internal/policy"
 	"github.com/personfleet/personfleet/internal/schema"
 	"github.com/personfleet/personfleet/internal/store"
+	"github.com/personfleet/personfleet/internal/telemetry"
 )
 
 // PolicyHandler runs the policies over each event and sends the commands
@@ -20,17 +25,22 @@ import (
 // wait, as a durable timer the server holds (message scheduling).
 type PolicyHandler struct {
 	policies []policy.Policy
+	names    contract.Names
 	pub      *store.Publisher
 	log      *slog.Logger
+	met      *telemetry.Metrics
 	now      func() time.Time
 }
 
 // NewPolicyHandler returns the handler.
-func NewPolicyHandler(policies []policy.Policy, pub *store.Publisher, log *slog.Logger) (*PolicyHandler, error) {
+func NewPolicyHandler(names contract.Names, policies []policy.Policy, pub *store.Publisher, log *slog.Logger, met *telemetry.Metrics) (*PolicyHandler, error) {
 	if pub == nil || log == nil {
 		return nil, errors.New("policy handler: nil dependency")
 	}
-	return &PolicyHandler{policies: policies, pub: pub, log: log, now: time.Now}, nil
+	if met == nil {
+		met = telemetry.NewMetrics(string(PolicyWorker))
+	}
+	return &PolicyHandler{names: names, policies: policies, pub: pub, log: log, met: met, now: time.Now}, nil
 }
 
 // Handle is the Watermill handler of <prefix>.events.>.
@@ -40,10 +50,9 @@ func (h *PolicyHandler) Handle(msg *message.Message) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("event on %s: %w", msg.Metadata.Get(MetaSubject), err))
 	}
-	trace := traceHeaders(msg.Metadata)
-	if len(trace) == 0 {
-		trace = copyTrace(e.Trace)
-	}
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String(telemetry.AttrEventID, e.ID), attribute.String(telemetry.AttrEventType, string(e.Type())),
+		attribute.String(telemetry.AttrPersonID, string(e.PersonID)), attribute.Int64(telemetry.AttrAggregateVersion, int64(e.Version)))
 	for _, req := range policy.Evaluate(h.policies, &e) {
 		data, err := json.Marshal(req.Command)
 		if err != nil {
@@ -54,19 +63,39 @@ func (h *PolicyHandler) Handle(msg *message.Message) error {
 			CorrelationID: req.CorrelationID, CausationID: req.CausationID, Actor: "policy:" + req.Policy,
 			IssuedAt: e.OccurredAt,
 		}
-		log := h.log.With("event_id", e.ID, "person_id", e.PersonID, "policy", req.Policy, "command_id", req.ID, "command", env.Type)
-		if !req.NotBefore.IsZero() && req.NotBefore.After(h.now()) {
-			if err := h.pub.Timer(ctx, req.PersonID, req.Policy, req.NotBefore, env, trace); err != nil {
-				return err
-			}
-			log.Debug("timer armed", "at", req.NotBefore)
-			continue
-		}
-		if _, err := h.pub.Command(ctx, env, trace); err != nil {
+		if err := h.send(ctx, req, env); err != nil {
 			return err
 		}
-		log.Debug("policy command sent")
 	}
+	return nil
+}
+
+// send publishes a policy's command now, or arms its timer, in a producer
+// span whose context travels with the command.
+func (h *PolicyHandler) send(ctx context.Context, req policy.Request, env contract.CommandEnvelope) error {
+	timer := !req.NotBefore.IsZero() && req.NotBefore.After(h.now())
+	subject := h.names.Command(req.PersonID, req.Command.CommandType())
+	if timer {
+		subject = h.names.TimerArmed(req.PersonID, req.Policy)
+	}
+	ctx, span := telemetry.StartSend(ctx, h.names.Prefix()+".commands", subject,
+		attribute.String(telemetry.AttrPolicy, req.Policy), attribute.String(telemetry.AttrMessageID, req.ID),
+		attribute.String(telemetry.AttrCommandType, env.Type), attribute.String(telemetry.AttrPersonID, string(req.PersonID)))
+	var err error
+	kind := "now"
+	if timer {
+		kind = "timer"
+		err = h.pub.Timer(ctx, req.PersonID, req.Policy, req.NotBefore, env, telemetry.TraceMap(ctx))
+	} else {
+		_, err = h.pub.Command(ctx, env, telemetry.TraceMap(ctx))
+	}
+	telemetry.End(span, err)
+	if err != nil {
+		return err
+	}
+	h.met.Policies.WithLabelValues(req.Policy, kind).Inc()
+	h.log.DebugContext(ctx, "policy command sent", "policy", req.Policy, "command_id", req.ID, "command", env.Type,
+		"person_id", req.PersonID, "event_id", env.CausationID, "timer", timer, "at", req.NotBefore)
 	return nil
 }
 
@@ -82,9 +111,14 @@ func (h *PolicyHandler) HandleTimer(msg *message.Message) error {
 	if !contract.IsValidToken(env.CommandID) {
 		return Permanent(fmt.Errorf("fired timer on %s has no usable command id", msg.Metadata.Get(MetaSubject)))
 	}
-	if _, err := h.pub.Command(msg.Context(), env, traceHeaders(msg.Metadata)); err != nil {
+	ctx, span := telemetry.StartSend(msg.Context(), h.names.Prefix()+".commands", h.names.Command(env.PersonID, person.CommandType(env.Type)),
+		attribute.String(telemetry.AttrMessageID, env.CommandID), attribute.String(telemetry.AttrCommandType, env.Type),
+		attribute.String(telemetry.AttrPersonID, string(env.PersonID)))
+	_, err := h.pub.Command(ctx, env, telemetry.TraceMap(ctx))
+	telemetry.End(span, err)
+	if err != nil {
 		return err
 	}
-	h.log.Info("timer fired", "command_id", env.CommandID, "person_id", env.PersonID, "command", env.Type)
+	h.log.InfoContext(ctx, "timer fired", "command_id", env.CommandID, "person_id", env.PersonID, "command", env.Type)
 	return nil
 }

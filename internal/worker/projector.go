@@ -8,11 +8,14 @@ import (
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/personfleet/personfleet/internal/person"
 	"github.com/personfleet/personfleet/internal/projection"
 	"github.com/personfleet/personfleet/internal/schema"
 	"github.com/personfleet/personfleet/internal/store"
+	"github.com/personfleet/personfleet/internal/telemetry"
 )
 
 // ProjectorHandler keeps the read models: every event is applied to the
@@ -46,6 +49,9 @@ func (h *ProjectorHandler) Handle(msg *message.Message) error {
 	if err != nil {
 		return Permanent(fmt.Errorf("event on %s: %w", msg.Metadata.Get(MetaSubject), err))
 	}
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String(telemetry.AttrEventID, e.ID), attribute.String(telemetry.AttrEventType, string(e.Type())),
+		attribute.String(telemetry.AttrPersonID, string(e.PersonID)), attribute.Int64(telemetry.AttrAggregateVersion, int64(e.Version)))
 	key := string(e.PersonID)
 	lock := &h.locks[fnv32(key)%uint32(len(h.locks))]
 	lock.Lock()

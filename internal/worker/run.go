@@ -20,6 +20,7 @@ import (
 	"github.com/personfleet/personfleet/internal/policy"
 	"github.com/personfleet/personfleet/internal/projection"
 	"github.com/personfleet/personfleet/internal/store"
+	"github.com/personfleet/personfleet/internal/telemetry"
 )
 
 // Kind names a worker; it is also its durable consumer's name and its
@@ -59,6 +60,8 @@ type Config struct {
 	Progress  bool
 	// policy-worker
 	InactivityPeriod time.Duration
+	// HTTPAddr serves /healthz, /readyz and /metrics ("" turns them off).
+	HTTPAddr string
 }
 
 // Bind declares the flags.
@@ -83,6 +86,7 @@ func (c *Config) Bind(b *config.Binder) {
 	b.Int(&c.CacheSize, "aggregate-cache", 10000, "command-worker: persons kept in memory between commands")
 	b.Bool(&c.Progress, "result-progress", false, "command-worker: stream a non-final \"received\" result before the final one")
 	b.Duration(&c.InactivityPeriod, "inactivity-period", policy.DefaultInactivityPeriod, "policy-worker: auto-archive delay after deactivation")
+	b.String(&c.HTTPAddr, "http-addr", ":8080", "address of /healthz, /readyz and /metrics (empty: off)")
 }
 
 // Validate reports every problem at once.
@@ -175,7 +179,8 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error
 	}
 	pub := store.NewPublisher(js, names)
 	dlq := &deadLetters{worker: string(cfg.Kind), subject: names.DLQ(string(cfg.Kind)), pub: pub, log: log}
-	if err := stack(router, dlq, cfg.Retry, log); err != nil {
+	met := telemetry.NewMetrics(string(cfg.Kind))
+	if err := stack(router, cfg.Kind, dlq, cfg.Retry, met, log); err != nil {
 		return err
 	}
 	// Each subscription gets its own connection: watermill-nats drains the
@@ -193,13 +198,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error
 			return nil, err
 		}
 		subConns = append(subConns, sc)
-		stream := names.EventsStream()
-		switch consumer {
-		case store.ConsumerCommandWorker:
-			stream = names.CommandsStream()
-		case store.ConsumerTimers:
-			stream = names.TimersStream()
-		}
+		stream := streamOf(names, consumer)
 		cs := settings.Consumers[consumer]
 		sub, err := wmnats.NewSubscriberWithNatsConn(sc, subscriberConfig(stream, consumer, cfg.Concurrency, cs.FirstAckWait(), cfg.CloseTimeout), wlog)
 		if err != nil {
@@ -213,9 +212,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error
 	case wire != nil:
 		stop, err = func() {}, wire(names, router, subscribe)
 	case cfg.Kind == CommandWorker:
-		stop, err = wireCommandWorker(nc, js, names, cfg, router, subscribe, pub, dlq, log)
+		stop, err = wireCommandWorker(nc, js, names, cfg, router, subscribe, pub, dlq, met, log)
 	case cfg.Kind == PolicyWorker:
-		stop, err = wirePolicyWorker(names, cfg, router, subscribe, pub, log)
+		stop, err = wirePolicyWorker(names, cfg, router, subscribe, pub, met, log)
 	case cfg.Kind == Projector:
 		stop, err = wireProjector(ctx, nc, js, names, cfg, router, subscribe, log)
 	}
@@ -223,6 +222,45 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error
 		return err
 	}
 	defer stop()
+	for _, c := range consumersOf(cfg.Kind) {
+		stream := streamOf(names, c)
+		met.WatchConsumer(stream, c, func(ctx context.Context) (telemetry.ConsumerState, error) {
+			pc, err := js.PushConsumer(ctx, stream, c)
+			if err != nil {
+				return telemetry.ConsumerState{}, err
+			}
+			info, err := pc.Info(ctx)
+			if err != nil {
+				return telemetry.ConsumerState{}, err
+			}
+			return telemetry.ConsumerState{Pending: info.NumPending, AckPending: info.NumAckPending, Redelivered: info.NumRedelivered}, nil
+		})
+	}
+	if cfg.HTTPAddr != "" {
+		ready := func() error {
+			switch {
+			case !nc.IsConnected():
+				return errors.New("not connected to NATS")
+			case !router.IsRunning() || router.IsClosed():
+				return errors.New("router not running")
+			}
+			for _, sc := range subConns {
+				if !sc.IsConnected() {
+					return errors.New("a consumer's connection is down")
+				}
+			}
+			return nil
+		}
+		hs, err := telemetry.Serve(cfg.HTTPAddr, met, ready, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(sctx)
+		}()
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- router.Run(context.WithoutCancel(ctx)) }()
@@ -260,14 +298,26 @@ func consumersOf(k Kind) []string {
 	return []string{string(k)}
 }
 
+// streamOf is the stream a worker consumer reads.
+func streamOf(names contract.Names, consumer string) string {
+	switch consumer {
+	case store.ConsumerCommandWorker:
+		return names.CommandsStream()
+	case store.ConsumerTimers:
+		return names.TimersStream()
+	default:
+		return names.EventsStream()
+	}
+}
+
 type subscribeFunc func(consumer string) (message.Subscriber, error)
 
-func wireCommandWorker(nc *nats.Conn, js jetstream.JetStream, names contract.Names, cfg Config, r *message.Router, subscribe subscribeFunc, pub *store.Publisher, dlq *deadLetters, log *slog.Logger) (func(), error) {
+func wireCommandWorker(nc *nats.Conn, js jetstream.JetStream, names contract.Names, cfg Config, r *message.Router, subscribe subscribeFunc, pub *store.Publisher, dlq *deadLetters, met *telemetry.Metrics, log *slog.Logger) (func(), error) {
 	events, err := store.NewEventStore(nc, js, names, cfg.CacheSize)
 	if err != nil {
 		return nil, err
 	}
-	h, err := NewCommandHandler(names, events, pub, log, CommandOptions{Progress: cfg.Progress})
+	h, err := NewCommandHandler(names, events, pub, log, CommandOptions{Progress: cfg.Progress, Metrics: met})
 	if err != nil {
 		return nil, err
 	}
@@ -280,12 +330,12 @@ func wireCommandWorker(nc *nats.Conn, js jetstream.JetStream, names contract.Nam
 	return func() {}, nil
 }
 
-func wirePolicyWorker(names contract.Names, cfg Config, r *message.Router, subscribe subscribeFunc, pub *store.Publisher, log *slog.Logger) (func(), error) {
+func wirePolicyWorker(names contract.Names, cfg Config, r *message.Router, subscribe subscribeFunc, pub *store.Publisher, met *telemetry.Metrics, log *slog.Logger) (func(), error) {
 	pcfg := policy.Config{InactivityPeriod: cfg.InactivityPeriod}
 	if err := pcfg.Validate(); err != nil {
 		return nil, err
 	}
-	h, err := NewPolicyHandler(policy.Defaults(pcfg), pub, log)
+	h, err := NewPolicyHandler(names, policy.Defaults(pcfg), pub, log, met)
 	if err != nil {
 		return nil, err
 	}
