@@ -22,6 +22,7 @@ import (
 	"github.com/personfleet/personfleet/internal/contract"
 	"github.com/personfleet/personfleet/internal/natsdev"
 	"github.com/personfleet/personfleet/internal/person"
+	"github.com/personfleet/personfleet/internal/proc"
 	"github.com/personfleet/personfleet/internal/store"
 	"github.com/personfleet/personfleet/internal/verify"
 )
@@ -86,11 +87,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	env := map[string]string{
 		"PERSONFLEET_SERVER": srv.URL(), "PERSONFLEET_LOG_FORMAT": "text", "PERSONFLEET_LOG_LEVEL": "warn",
 		"PERSONFLEET_INACTIVITY_PERIOD": o.Inactivity.String(),
+		"PERSONFLEET_HTTP_ADDR":         "127.0.0.1:0", // each process its own port
 	}
-	var procs []*proc
+	var procs []*proc.Proc
 	defer func() {
 		if len(procs) > 0 { // an early return: stop what runs
-			_ = stopAll(context.WithoutCancel(ctx), procs, 20*time.Second)
+			_ = proc.StopAll(context.WithoutCancel(ctx), procs, 20*time.Second)
 		}
 	}()
 	specs := []struct{ bin, name string }{{"policy-worker", "policy-worker"}, {"projector", "projector"}}
@@ -98,7 +100,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		specs = append(specs, struct{ bin, name string }{"command-worker", fmt.Sprintf("command-worker-%d", i+1)})
 	}
 	for _, s := range specs {
-		p, err := startProc(o.BinDir, s.bin, s.name, dir, env)
+		p, err := proc.Start(o.BinDir, s.bin, s.name, dir, env)
 		if err != nil {
 			return err
 		}
@@ -153,7 +155,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	stopErr := stopAll(ctx, procs, 30*time.Second)
+	stopErr := proc.StopAll(ctx, procs, 30*time.Second)
 	procs = nil
 
 	printSummary(o, t, loadTime, settleTime, rep, dlq, dupOK, stopErr, time.Since(began))
@@ -189,7 +191,7 @@ func tmpBase() string {
 }
 
 // waitBound waits until every worker's consumer has a subscriber.
-func waitBound(ctx context.Context, js jetstream.JetStream, names contract.Names, procs []*proc) error {
+func waitBound(ctx context.Context, js jetstream.JetStream, names contract.Names, procs []*proc.Proc) error {
 	want := map[string]string{
 		store.ConsumerCommandWorker: names.CommandsStream(), store.ConsumerPolicyWorker: names.EventsStream(),
 		store.ConsumerProjector: names.EventsStream(), store.ConsumerTimers: names.TimersStream(),
@@ -197,7 +199,7 @@ func waitBound(ctx context.Context, js jetstream.JetStream, names contract.Names
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, p := range procs {
-			if err := p.exited(); err != nil {
+			if err := p.Exited(); err != nil {
 				return err
 			}
 		}

@@ -63,9 +63,9 @@ func Setup(ctx context.Context, service string, env config.Env) (shutdown func(c
 	var exp sdktrace.SpanExporter
 	switch protocol {
 	case "grpc":
-		exp, err = otlptracegrpc.New(ctx)
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(endpoint))
 	case "", "http/protobuf":
-		exp, err = otlptracehttp.New(ctx)
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(traceURL(endpoint, get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "")))
 	default:
 		return nil, fmt.Errorf("telemetry: OTEL_EXPORTER_OTLP_PROTOCOL %q: use grpc or http/protobuf", protocol)
 	}
@@ -79,6 +79,15 @@ func Setup(ctx context.Context, service string, env config.Env) (shutdown func(c
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
 	return tp.Shutdown, nil
+}
+
+// traceURL is the OTLP/HTTP traces URL: a signal-specific endpoint is used
+// as it is; the generic one gets /v1/traces appended (as the spec says).
+func traceURL(endpoint string, specific bool) string {
+	if specific {
+		return endpoint
+	}
+	return strings.TrimSuffix(endpoint, "/") + "/v1/traces"
 }
 
 func serviceName(get func(string) string, def string) string {

@@ -1,4 +1,7 @@
-package demo
+// Package proc runs the fleet's binaries as child processes (the demo, the
+// end-to-end and crash tests): start with PERSONFLEET_* settings and a log
+// file, stop with SIGTERM and a deadline, or kill.
+package proc
 
 import (
 	"context"
@@ -11,17 +14,17 @@ import (
 	"time"
 )
 
-// proc is one worker process of the demo fleet.
-type proc struct {
+// Proc is one child process.
+type Proc struct {
 	name string
 	cmd  *exec.Cmd
 	log  string
 	done chan error
 }
 
-// startProc starts a binary with PERSONFLEET_* environment settings; its
+// Start starts binDir/binary with extra environment settings and args; its
 // output goes to <dir>/<name>.log.
-func startProc(binDir, binary, name, dir string, env map[string]string) (*proc, error) {
+func Start(binDir, binary, name, dir string, env map[string]string, args ...string) (*Proc, error) {
 	path := filepath.Join(binDir, binary)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("worker binary %s: %w (run `make build`, or pass --bin-dir)", path, err)
@@ -31,7 +34,7 @@ func startProc(binDir, binary, name, dir string, env map[string]string) (*proc, 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path)
+	cmd := exec.Command(path, args...)
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -41,7 +44,7 @@ func startProc(binDir, binary, name, dir string, env map[string]string) (*proc, 
 		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan error, 1)}
+	p := &Proc{name: name, cmd: cmd, log: logPath, done: make(chan error, 1)}
 	go func() {
 		p.done <- cmd.Wait()
 		_ = f.Close()
@@ -49,8 +52,8 @@ func startProc(binDir, binary, name, dir string, env map[string]string) (*proc, 
 	return p, nil
 }
 
-// stop sends SIGTERM and waits for a graceful exit; after timeout it kills.
-func (p *proc) stop(timeout time.Duration) error {
+// Stop sends SIGTERM and waits for a graceful exit; after timeout it kills.
+func (p *Proc) Stop(timeout time.Duration) error {
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}
@@ -67,8 +70,8 @@ func (p *proc) stop(timeout time.Duration) error {
 	}
 }
 
-// exited reports a process that stopped on its own.
-func (p *proc) exited() error {
+// Exited reports a process that stopped on its own.
+func (p *Proc) Exited() error {
 	select {
 	case err := <-p.done:
 		p.done <- err
@@ -78,11 +81,11 @@ func (p *proc) exited() error {
 	}
 }
 
-// stopAll stops every process, in parallel, and joins the errors.
-func stopAll(ctx context.Context, procs []*proc, timeout time.Duration) error {
+// StopAll stops every process, in parallel, and joins the errors.
+func StopAll(ctx context.Context, procs []*Proc, timeout time.Duration) error {
 	errs := make(chan error, len(procs))
 	for _, p := range procs {
-		go func() { errs <- p.stop(timeout) }()
+		go func() { errs <- p.Stop(timeout) }()
 	}
 	var all []error
 	for range procs {
@@ -95,3 +98,16 @@ func stopAll(ctx context.Context, procs []*proc, timeout time.Duration) error {
 	}
 	return errors.Join(all...)
 }
+
+// Kill ends the process at once (SIGKILL) and waits for it.
+func (p *Proc) Kill() {
+	_ = p.cmd.Process.Kill()
+	err := <-p.done
+	p.done <- err
+}
+
+// Name is the process's name; Log its log file.
+func (p *Proc) Name() string { return p.name }
+
+// Log is the path of the process's log file.
+func (p *Proc) Log() string { return p.log }
