@@ -25,7 +25,7 @@ from --bin-dir), drives persons through creation and onboarding (some with
 bad data, one poison message), waits for policies, durable timers and
 projections, verifies the read models against the events, and stops the
 workers with SIGTERM. Exit code 1 when anything checked is wrong.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Out = a.out
 			if o.BinDir == "" {
@@ -59,7 +59,7 @@ buckets, and serves until SIGINT or SIGTERM. --sync-interval sets how often
 JetStream fsyncs (nats-server's default: 2 minutes; a killed process loses
 nothing, a power loss can lose up to that much acknowledged data);
 --sync-always fsyncs every write.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srv, err := natsdev.Start(cfg)
 			if err != nil {
@@ -96,7 +96,7 @@ func (a *app) provisionCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "provision",
 		Short: "Create or update the fleet's streams, consumers and KV buckets (idempotent)",
-		Args:  cobra.NoArgs,
+		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cl, done, err := a.connect()
 			if err != nil {

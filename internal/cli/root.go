@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,19 +42,27 @@ func withCode(code int, err error) error { return &exitError{code: code, err: er
 
 // app holds what every subcommand shares.
 type app struct {
-	nats    config.NATS
-	prefix  string
-	json    bool
-	timeout time.Duration
-	out     io.Writer
-	errOut  io.Writer
+	nats         config.NATS
+	prefix       string
+	eventsStream string
+	json         bool
+	noProgress   bool
+	timeout      time.Duration
+	out          io.Writer
+	errOut       io.Writer
 }
 
 // Main runs personctl with args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	root := newRoot(stdout, stderr, config.OSEnv)
+	return Run(ctx, args, stdout, stderr, config.OSEnv)
+}
+
+// Run runs personctl with args, reading PERSONFLEET_* defaults from env,
+// and returns the exit code (Main without the signal handling).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env config.Env) int {
+	root := newRoot(stdout, stderr, env)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -64,7 +73,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if strings.HasPrefix(err.Error(), "unknown command") { // cobra's, for a mistyped subcommand
+		return ExitUsage
+	}
 	return ExitFailure
+}
+
+// usageArgs wraps a cobra argument check so that its error exits 2.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return withCode(ExitUsage, err)
+		}
+		return nil
+	}
 }
 
 func newRoot(stdout, stderr io.Writer, env config.Env) *cobra.Command {
@@ -84,9 +106,11 @@ func newRoot(stdout, stderr io.Writer, env config.Env) *cobra.Command {
 	b := &config.Binder{FS: gfs, Env: env}
 	a.nats.Bind(b)
 	b.String(&a.prefix, "prefix", contract.DefaultPrefix, "subject prefix of the fleet")
+	b.String(&a.eventsStream, "events-stream", "", "name of the events stream (default <PREFIX>_EVENTS; the new one after `migrate --apply`)")
 	b.Duration(&a.timeout, "timeout", 30*time.Second, "how long to wait for an answer")
 	root.PersistentFlags().AddGoFlagSet(gfs)
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON (for scripts)")
+	root.PersistentFlags().BoolVar(&a.noProgress, "no-progress", false, "no progress bar (it is drawn on stderr only when stderr is a terminal)")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if err := b.Err(); err != nil {
 			return withCode(ExitUsage, err)
@@ -94,18 +118,30 @@ func newRoot(stdout, stderr io.Writer, env config.Env) *cobra.Command {
 		return nil
 	}
 	root.AddCommand(
+		a.sendCmd(),
+		a.watchCmd(),
+		a.getCmd(),
+		a.onboardingCmd(),
+		a.listCmd(),
+		a.searchCmd(),
+		a.importCmd(),
+		a.dlqCmd(),
+		a.migrateCmd(),
+		a.verifyCmd(),
+		a.statusCmd(),
 		a.demoCmd(),
 		a.devServerCmd(),
 		a.provisionCmd(),
+		a.benchCmd(),
 	)
 	return root
 }
 
 // connect opens a connection and a client to the fleet.
 func (a *app) connect() (*client.Client, func(), error) {
-	names, err := contract.NewNames(a.prefix)
+	names, err := a.names()
 	if err != nil {
-		return nil, nil, withCode(ExitUsage, err)
+		return nil, nil, err
 	}
 	a.nats.Name = "personctl"
 	nc, err := a.nats.Connect()
@@ -118,4 +154,16 @@ func (a *app) connect() (*client.Client, func(), error) {
 		return nil, nil, err
 	}
 	return cl, func() { _ = nc.Drain() }, nil
+}
+
+// names are the fleet's names from --prefix and --events-stream.
+func (a *app) names() (contract.Names, error) {
+	names, err := contract.NewNames(a.prefix)
+	if err == nil {
+		names, err = names.WithEventsStream(a.eventsStream)
+	}
+	if err != nil {
+		return names, withCode(ExitUsage, err)
+	}
+	return names, nil
 }

@@ -177,7 +177,9 @@ func (c *Client) LastResult(ctx context.Context, commandID string) (r contract.R
 }
 
 // Watch streams a command's stored results (from the results stream, so
-// it works after the fact and across processes) until the final one.
+// it works after the fact and across processes) until the final one (the
+// last stored final one, when there are several: a command redriven from
+// the dead-letter queue), waiting for it when it is still to come.
 func (c *Client) Watch(ctx context.Context, commandID string, fn func(contract.Result)) (contract.Result, error) {
 	cons, err := c.js.OrderedConsumer(ctx, c.names.ResultsStream(), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{c.names.Result(commandID)},
@@ -198,10 +200,22 @@ func (c *Client) Watch(ctx context.Context, commandID string, fn func(contract.R
 		if fn != nil {
 			fn(r)
 		}
-		if r.Final {
+		// A command redriven from the dead-letter queue has a second final
+		// result after its "failed" one: go on to the last stored one.
+		if r.Final && pending(msg) == 0 {
 			return r, nil
 		}
 	}
+}
+
+// pending is how many messages the consumer had left after msg (0 when
+// unknown).
+func pending(msg jetstream.Msg) uint64 {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return 0
+	}
+	return meta.NumPending
 }
 
 func decodeResult(b []byte) (contract.Result, error) {

@@ -19,6 +19,10 @@ const DefaultPrefix = "person"
 // prefix, so two fleets can share a NATS account with different prefixes.
 type Names struct {
 	prefix string
+	// eventsStream overrides the events stream's name (empty: derived from
+	// the prefix). After `personctl migrate --apply` the fleet's events live
+	// in a new stream (PERSON_EVENTS_V2, …) that owns the same subjects.
+	eventsStream string
 }
 
 // NewNames validates a prefix: one subject token, lowercase letters, digits
@@ -36,6 +40,24 @@ func NewNames(prefix string) (Names, error) {
 	return Names{prefix: prefix}, nil
 }
 
+// WithEventsStream returns names whose events stream is name instead of
+// <PREFIX>_EVENTS (an empty name restores the default). The subjects do
+// not change: only the stream that owns <prefix>.events.> does. Workers
+// and personctl take it as --events-stream ($PERSONFLEET_EVENTS_STREAM)
+// after an event migration switched the fleet to a new stream.
+func (n Names) WithEventsStream(name string) (Names, error) {
+	if name != "" && !IsValidStreamName(name) {
+		return n, fmt.Errorf("contract: events stream %q: a stream name is 1 to 255 characters, without spaces, '.', '*', '>', '/' or '\\'", name)
+	}
+	n.eventsStream = name
+	return n, nil
+}
+
+// IsValidStreamName reports whether s can name a JetStream stream.
+func IsValidStreamName(s string) bool {
+	return s != "" && len(s) <= 255 && !strings.ContainsAny(s, " \t\r\n.*>/\\")
+}
+
 // DefaultNames uses DefaultPrefix.
 func DefaultNames() Names { return Names{prefix: DefaultPrefix} }
 
@@ -46,10 +68,15 @@ func (n Names) stream(kind string) string { return strings.ToUpper(n.prefix) + "
 
 // Streams.
 func (n Names) CommandsStream() string { return n.stream("COMMANDS") }
-func (n Names) EventsStream() string   { return n.stream("EVENTS") }
-func (n Names) ResultsStream() string  { return n.stream("RESULTS") }
-func (n Names) DLQStream() string      { return n.stream("DLQ") }
-func (n Names) TimersStream() string   { return n.stream("TIMERS") }
+func (n Names) EventsStream() string {
+	if n.eventsStream != "" {
+		return n.eventsStream
+	}
+	return n.stream("EVENTS")
+}
+func (n Names) ResultsStream() string { return n.stream("RESULTS") }
+func (n Names) DLQStream() string     { return n.stream("DLQ") }
+func (n Names) TimersStream() string  { return n.stream("TIMERS") }
 
 // KV buckets of the read models.
 func (n Names) SummaryBucket() string    { return n.prefix + "_summary" }

@@ -240,6 +240,9 @@ func Provision(ctx context.Context, js jetstream.JetStream, s Settings, consumer
 			if len(consumers) > 0 && !slices.Contains(consumers, cfg.Durable) {
 				continue
 			}
+			if err := keepStartPosition(ctx, js, stream, &cfg); err != nil {
+				return fmt.Errorf("provision consumer %s on %s: %w", cfg.Durable, stream, err)
+			}
 			if _, err := js.CreateOrUpdatePushConsumer(ctx, stream, cfg); err != nil {
 				return fmt.Errorf("provision consumer %s on %s: %w", cfg.Durable, stream, err)
 			}
@@ -250,5 +253,24 @@ func Provision(ctx context.Context, js jetstream.JetStream, s Settings, consumer
 			return fmt.Errorf("provision bucket %s: %w", cfg.Bucket, err)
 		}
 	}
+	return nil
+}
+
+// keepStartPosition carries an existing consumer's start position (deliver
+// policy, start sequence or time) into cfg: the server refuses to change
+// it, and it is where the consumer began, not a setting. A consumer that
+// `personctl migrate` created on a new events stream starts after the
+// events the old consumer had already handled; provisioning it again with
+// the default (deliver all) must not fail.
+func keepStartPosition(ctx context.Context, js jetstream.JetStream, stream string, cfg *jetstream.ConsumerConfig) error {
+	c, err := js.PushConsumer(ctx, stream, cfg.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	have := c.CachedInfo().Config
+	cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = have.DeliverPolicy, have.OptStartSeq, have.OptStartTime
 	return nil
 }

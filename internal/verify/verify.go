@@ -1,7 +1,9 @@
 // Package verify replays the whole event stream and checks it: every event
 // decodes, each person's versions are contiguous from 1, no command was
-// appended twice, the history replays through the aggregate, and the read
-// models in KV equal what a sequential replay gives.
+// appended twice, the history replays through the aggregate, every
+// decision was a valid transition of the lifecycle and onboarding state
+// machines in the state it was taken, and the read models in KV equal what
+// a sequential replay gives.
 package verify
 
 import (
@@ -33,13 +35,26 @@ type Report struct {
 	VersionProblems []string `json:"version_problems,omitempty"`
 	DuplicateCmds   []string `json:"duplicate_commands,omitempty"`
 	ReplayProblems  []string `json:"replay_problems,omitempty"`
-	ReadModelDiffs  []string `json:"read_model_diffs,omitempty"`
-	ReadModelsRead  bool     `json:"read_models_checked"`
+	// TransitionProblems are decisions the state machines did not allow
+	// in the state they were taken (see CheckTransitions).
+	TransitionProblems []string `json:"transition_problems,omitempty"`
+	ReadModelDiffs     []string `json:"read_model_diffs,omitempty"`
+	ReadModelsRead     bool     `json:"read_models_checked"`
+	// Stream is the events stream that was read.
+	Stream string `json:"stream"`
+	// Truncated is set when a problem list hit MaxProblems.
+	Truncated bool `json:"truncated,omitempty"`
+
+	max int
 }
 
 // OK reports a clean stream (and clean read models when checked).
-func (r Report) OK() bool {
-	return len(r.Undecodable)+len(r.VersionProblems)+len(r.DuplicateCmds)+len(r.ReplayProblems)+len(r.ReadModelDiffs) == 0
+func (r Report) OK() bool { return r.Problems() == 0 }
+
+// Problems counts the problems listed (each list is capped at MaxProblems).
+func (r Report) Problems() int {
+	return len(r.Undecodable) + len(r.VersionProblems) + len(r.DuplicateCmds) + len(r.ReplayProblems) +
+		len(r.TransitionProblems) + len(r.ReadModelDiffs)
 }
 
 // Options of a verification.
@@ -50,6 +65,8 @@ type Options struct {
 	ReadModels bool
 	// MaxProblems caps each problem list (default 100).
 	MaxProblems int
+	// Progress, when set, is called as events are read: done of total.
+	Progress func(done, total uint64)
 }
 
 // History is every event of a stream grouped by person, in stream order.
@@ -57,6 +74,15 @@ type History map[person.ID][]person.Event
 
 // Load reads a whole events stream with an ordered consumer.
 func Load(ctx context.Context, js jetstream.JetStream, stream string, r *Report) (History, error) {
+	return LoadWithProgress(ctx, js, stream, r, nil)
+}
+
+// LoadWithProgress is Load calling progress (when not nil) after every
+// batch of events read.
+func LoadWithProgress(ctx context.Context, js jetstream.JetStream, stream string, r *Report, progress func(done, total uint64)) (History, error) {
+	if r.ByType == nil {
+		r.ByType = map[person.EventType]int{}
+	}
 	info, err := js.Stream(ctx, stream)
 	if err != nil {
 		return nil, fmt.Errorf("verify: stream %s: %w", stream, err)
@@ -72,7 +98,8 @@ func Load(ctx context.Context, js jetstream.JetStream, stream string, r *Report)
 	}
 	var got uint64
 	for got < total {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		// Ask for no more than is left: a fetch waits for its whole batch.
+		batch, err := cons.Fetch(int(min(1000, total-got)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return nil, err
 		}
@@ -100,6 +127,9 @@ func Load(ctx context.Context, js jetstream.JetStream, stream string, r *Report)
 		if err := batch.Error(); err != nil {
 			return nil, err
 		}
+		if progress != nil {
+			progress(got, total)
+		}
 		if n == 0 {
 			break
 		}
@@ -107,12 +137,19 @@ func Load(ctx context.Context, js jetstream.JetStream, stream string, r *Report)
 	return h, nil
 }
 
-var maxProblems = 100
+// DefaultMaxProblems caps each problem list of a report.
+const DefaultMaxProblems = 100
 
 func (r *Report) add(list *[]string, s string) {
-	if len(*list) < maxProblems {
-		*list = append(*list, s)
+	limit := r.max
+	if limit <= 0 {
+		limit = DefaultMaxProblems
 	}
+	if len(*list) < limit {
+		*list = append(*list, s)
+		return
+	}
+	r.Truncated = true
 }
 
 // Run verifies the events stream and, if asked, the read models.
@@ -120,11 +157,8 @@ func Run(ctx context.Context, js jetstream.JetStream, names contract.Names, opt 
 	if opt.Stream == "" {
 		opt.Stream = names.EventsStream()
 	}
-	if opt.MaxProblems > 0 {
-		maxProblems = opt.MaxProblems
-	}
-	r := Report{ByType: map[person.EventType]int{}, ByStatus: map[string]int{}}
-	h, err := Load(ctx, js, opt.Stream, &r)
+	r := Report{ByType: map[person.EventType]int{}, ByStatus: map[string]int{}, Stream: opt.Stream, max: opt.MaxProblems}
+	h, err := LoadWithProgress(ctx, js, opt.Stream, &r, opt.Progress)
 	if err != nil {
 		return r, err
 	}
@@ -164,8 +198,10 @@ func Run(ctx context.Context, js jetstream.JetStream, names contract.Names, opt 
 
 func (r *Report) checkPerson(id person.ID, evs []person.Event) {
 	// Event ids derive from (command id, index): an id seen twice is a
-	// command appended twice.
+	// command appended twice. So is a command id that caused two separate
+	// decisions (runs of events) of the person.
 	seen := map[string]uint64{}
+	decided := map[string]uint64{}
 	for i, e := range evs {
 		if want := uint64(i + 1); e.Version != want {
 			r.add(&r.VersionProblems, fmt.Sprintf("%s: event %d has version %d, want %d", id, i+1, e.Version, want))
@@ -175,13 +211,26 @@ func (r *Report) checkPerson(id person.ID, evs []person.Event) {
 			r.add(&r.DuplicateCmds, fmt.Sprintf("%s: command %s appended twice (event %s at versions %d and %d)", id, e.CausationID, e.ID, v, e.Version))
 		}
 		seen[e.ID] = e.Version
+		if c := e.CausationID; c != "" && (i == 0 || evs[i-1].CausationID != c) {
+			if v, dup := decided[c]; dup {
+				r.add(&r.DuplicateCmds, fmt.Sprintf("%s: command %s decided twice (at versions %d and %d)", id, c, v, e.Version))
+			}
+			decided[c] = e.Version
+		}
 	}
-	p, err := person.Rehydrate(id, evs)
+	problems, p, err := CheckTransitions(id, evs)
+	for _, msg := range problems {
+		r.add(&r.TransitionProblems, msg)
+	}
 	if err != nil {
 		r.add(&r.ReplayProblems, fmt.Sprintf("%s: %v", id, err))
 		return
 	}
-	r.ByStatus[string(p.Lifecycle())]++
+	state := string(p.Lifecycle())
+	if state == "" {
+		state = "none"
+	}
+	r.ByStatus[state]++
 }
 
 func (r *Report) compare(id person.ID, evs []person.Event, sums map[string]projection.Summary, onbs map[string]projection.Onboarding) {

@@ -41,8 +41,11 @@ type Config struct {
 	NATS config.NATS
 	Log  config.Log
 
-	Prefix    string
-	Provision bool
+	Prefix string
+	// EventsStream names the events stream when it is not <PREFIX>_EVENTS
+	// (after `personctl migrate --apply` switched the fleet to a new one).
+	EventsStream string
+	Provision    bool
 	// Stream settings (used when Provision is on).
 	StreamReplicas      int
 	CommandsDedupWindow time.Duration
@@ -62,6 +65,8 @@ type Config struct {
 	InactivityPeriod time.Duration
 	// HTTPAddr serves /healthz, /readyz and /metrics ("" turns them off).
 	HTTPAddr string
+	// Profiling adds /debug/pprof/ to the HTTP endpoints.
+	Profiling bool
 }
 
 // Bind declares the flags.
@@ -70,6 +75,7 @@ func (c *Config) Bind(b *config.Binder) {
 	c.Log.Bind(b)
 	def := DefaultRetry()
 	b.String(&c.Prefix, "prefix", contract.DefaultPrefix, "subject prefix; stream and bucket names derive from it")
+	b.String(&c.EventsStream, "events-stream", "", "events stream name (default <PREFIX>_EVENTS; the new one after `personctl migrate --apply`)")
 	b.Bool(&c.Provision, "provision", true, "create or update streams, buckets and this worker's consumer at start")
 	b.Int(&c.StreamReplicas, "stream-replicas", 1, "replicas of streams and buckets (3 on a cluster)")
 	b.Duration(&c.CommandsDedupWindow, "commands-dedup-window", 10*time.Minute, "duplicate window of the commands stream")
@@ -77,7 +83,7 @@ func (c *Config) Bind(b *config.Binder) {
 	b.Duration(&c.AckWait, "ack-wait", 30*time.Second, "consumer ack wait; must exceed the retry budget")
 	b.Int(&c.MaxDeliver, "max-deliver", 10, "consumer max deliveries of one message")
 	b.Int(&c.MaxAckPending, "max-ack-pending", 1024, "consumer max unacknowledged messages across replicas")
-	b.Int(&c.Concurrency, "concurrency", 16, "messages handled at once by this process")
+	b.Int(&c.Concurrency, "concurrency", 64, "messages handled at once by this process (one subscription each; keep replicas × concurrency ≤ max-ack-pending)")
 	b.Duration(&c.Retry.Initial, "retry-initial", def.Initial, "first retry delay")
 	b.Duration(&c.Retry.Max, "retry-max", def.Max, "longest retry delay")
 	b.Float(&c.Retry.Multiplier, "retry-multiplier", def.Multiplier, "retry delay multiplier")
@@ -87,6 +93,7 @@ func (c *Config) Bind(b *config.Binder) {
 	b.Bool(&c.Progress, "result-progress", false, "command-worker: stream a non-final \"received\" result before the final one")
 	b.Duration(&c.InactivityPeriod, "inactivity-period", policy.DefaultInactivityPeriod, "policy-worker: auto-archive delay after deactivation")
 	b.String(&c.HTTPAddr, "http-addr", ":8080", "address of /healthz, /readyz and /metrics (empty: off)")
+	b.Bool(&c.Profiling, "pprof", false, "also serve /debug/pprof/ on the HTTP address")
 }
 
 // Validate reports every problem at once.
@@ -109,10 +116,19 @@ func (c *Config) Validate() error {
 	if c.CloseTimeout <= 0 {
 		errs = append(errs, errors.New("close timeout must be positive"))
 	}
-	if _, err := contract.NewNames(c.Prefix); err != nil {
+	if _, err := c.names(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// names are the fleet's stream, subject and bucket names.
+func (c *Config) names() (contract.Names, error) {
+	n, err := contract.NewNames(c.Prefix)
+	if err != nil {
+		return n, err
+	}
+	return n.WithEventsStream(c.EventsStream)
 }
 
 func (c *Config) settings(names contract.Names) store.Settings {
@@ -146,7 +162,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	names, _ := contract.NewNames(cfg.Prefix)
+	names, _ := cfg.names()
 	host, _ := os.Hostname()
 	cfg.NATS.Name = fmt.Sprintf("%s@%s:%d", cfg.Kind, host, os.Getpid())
 	log = log.With("worker", string(cfg.Kind))
@@ -251,7 +267,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error
 			}
 			return nil
 		}
-		hs, err := telemetry.Serve(cfg.HTTPAddr, met, ready, log)
+		hs, err := telemetry.Serve(cfg.HTTPAddr, met, ready, cfg.Profiling, log)
 		if err != nil {
 			return err
 		}
