@@ -111,3 +111,6 @@ func (p *Proc) Name() string { return p.name }
 
 // Log is the path of the process's log file.
 func (p *Proc) Log() string { return p.log }
+
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }

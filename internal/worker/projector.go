@@ -56,14 +56,20 @@ func (h *ProjectorHandler) Handle(msg *message.Message) error {
 	lock := &h.locks[fnv32(key)%uint32(len(h.locks))]
 	lock.Lock()
 	defer lock.Unlock()
-	if err := h.summaries.Update(ctx, key, func(s *projection.Summary) (bool, error) {
+	// The two read models are independent documents: write them at once.
+	var onbErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		onbErr = h.onboarding.Update(ctx, key, func(o *projection.Onboarding) (bool, error) {
+			return h.fold(ctx, o, &e, o.Version)
+		})
+	}()
+	sumErr := h.summaries.Update(ctx, key, func(s *projection.Summary) (bool, error) {
 		return h.fold(ctx, s, &e, s.Version)
-	}); err != nil {
-		return err
-	}
-	return h.onboarding.Update(ctx, key, func(o *projection.Onboarding) (bool, error) {
-		return h.fold(ctx, o, &e, o.Version)
 	})
+	<-done
+	return errors.Join(sumErr, onbErr)
 }
 
 // fold applies e to m (at version v), filling a gap from the event store.
