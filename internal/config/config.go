@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -90,6 +91,31 @@ func (b *Binder) Duration(p *time.Duration, name string, def time.Duration, usag
 	b.FS.DurationVar(p, name, def, usage+" ($"+EnvName(name)+")")
 }
 
+// Secret declares a string flag holding a secret (a password, a token):
+// its value, from the flag or the environment, is never shown as the
+// flag's default in -h output, nor by the flag's String method.
+func (b *Binder) Secret(p *string, name, usage string) {
+	if v, ok := b.lookup(name); ok {
+		*p = v
+	}
+	b.FS.Var((*secretValue)(p), name, usage+" ($"+EnvName(name)+")")
+}
+
+// secretValue is a string flag.Value that never prints its value. Type
+// makes it a pflag.Value too (personctl's cobra flags), shown as "string".
+type secretValue string
+
+func (s *secretValue) Set(v string) error { *s = secretValue(v); return nil }
+func (s *secretValue) String() string     { return "" }
+func (s *secretValue) Type() string       { return "string" }
+
+// urlValue is a server list flag.Value whose String hides passwords.
+type urlValue string
+
+func (u *urlValue) Set(v string) error { *u = urlValue(v); return nil }
+func (u *urlValue) String() string     { return RedactURLs(string(*u)) }
+func (u *urlValue) Type() string       { return "string" }
+
 // Float declares a float flag.
 func (b *Binder) Float(p *float64, name string, def float64, usage string) {
 	if v, ok := b.lookup(name); ok {
@@ -131,13 +157,18 @@ func (n *NATS) Bind(b *Binder) {
 			url = v
 		}
 	}
-	b.String(&n.URL, "server", url, "NATS server URL(s), comma separated; also $PERSONFLEET_NATS_URL")
+	if v, ok := b.lookup("server"); ok {
+		url = v
+	}
+	n.URL = url
+	// The default is shown redacted: a URL may carry a password.
+	b.FS.Var((*urlValue)(&n.URL), "server", "NATS server URL(s), comma separated; also $PERSONFLEET_NATS_URL ($"+EnvName("server")+")")
 	b.String(&n.Creds, "creds", "", "NATS JWT credentials file")
 	b.String(&n.NKeySeedFile, "nkey", "", "NATS NKey seed file")
 	b.String(&n.User, "user", "", "NATS user")
-	b.String(&n.Password, "password", "", "NATS password")
+	b.Secret(&n.Password, "password", "NATS password (prefer --password-file)")
 	b.String(&n.PasswordFile, "password-file", "", "file holding the NATS password")
-	b.String(&n.Token, "token", "", "NATS token")
+	b.Secret(&n.Token, "token", "NATS token (prefer --token-file)")
 	b.String(&n.TokenFile, "token-file", "", "file holding the NATS token")
 	b.String(&n.TLSCert, "tlscert", "", "TLS client certificate")
 	b.String(&n.TLSKey, "tlskey", "", "TLS client key")
@@ -194,9 +225,32 @@ func (n NATS) Connect() (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(n.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", n.URL, err)
+		return nil, fmt.Errorf("connect to %s: %w", RedactURLs(n.URL), err)
 	}
 	return nc, nil
+}
+
+// RedactURLs hides the password (or token) of every URL in a comma
+// separated server list, for logs and errors: nats://user:secret@host
+// becomes nats://user:xxxxx@host, nats://token@host nats://xxxxx@host.
+func RedactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || u.User == nil {
+			if strings.Contains(p, "@") { // unparseable: hide everything before '@'
+				parts[i] = "xxxxx" + p[strings.LastIndex(p, "@"):]
+			}
+			continue
+		}
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		} else {
+			u.User = url.User("xxxxx")
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 func secret(value, file string) (string, error) {

@@ -2,6 +2,12 @@
 // directory: the embedded default for tests, `make demo` and
 // `personctl dev-server`. Production points the same binaries at a NATS
 // cluster by URL instead.
+//
+// The server can require every kind of client authentication users run
+// (user/password, token, NKey, JWT with an operator and a memory resolver,
+// TLS with client certificates) and per-user permissions, or read a whole
+// nats-server configuration file, so tests exercise the fleet's real
+// connection paths.
 package natsdev
 
 import (
@@ -10,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -36,6 +43,87 @@ type Config struct {
 	Logs bool
 	// ReadyTimeout bounds the wait for the server to accept connections.
 	ReadyTimeout time.Duration
+
+	// ConfigFile, when set, is a nats-server configuration file read first
+	// (authorization, accounts, permissions, limits, …). The fields of this
+	// Config are applied on top: listen address, JetStream directory and
+	// sync settings, and any authentication set below.
+	ConfigFile string
+	// Users may connect with a name and password (and, when set, only
+	// within their permissions). NKeys may be combined with Users.
+	Users []User
+	NKeys []NKeyUser
+	// Token, when set, is the one token clients must present.
+	Token string
+	// Operator turns on decentralised JWT authentication: clients present
+	// a user JWT signed by an account the operator trusts (a .creds file).
+	Operator *Operator
+	// TLS, when set, serves TLS only; VerifyClients also requires a client
+	// certificate signed by CAFile.
+	TLS *TLS
+	// Logger, when set, receives the server's log (permission violations,
+	// authentication errors, …), whatever Logs says.
+	Logger server.Logger
+}
+
+// User is a user/password account of the server.
+type User struct {
+	Name, Password string
+	// Permissions, when set, restrict the user (nil: everything).
+	Permissions *Permissions
+}
+
+// NKeyUser is a user authenticated by an NKey signature.
+type NKeyUser struct {
+	// PublicKey is the user's public NKey ("U…").
+	PublicKey   string
+	Permissions *Permissions
+}
+
+// Permissions restrict what a user may publish and subscribe to. An empty
+// allow list allows everything not denied.
+type Permissions struct {
+	Publish, DenyPublish     []string
+	Subscribe, DenySubscribe []string
+	// AllowResponses lets the user publish one reply to the reply subject
+	// of each request it received (services).
+	AllowResponses bool
+}
+
+func (p *Permissions) server() *server.Permissions {
+	if p == nil {
+		return nil
+	}
+	sp := &server.Permissions{}
+	if len(p.Publish) > 0 || len(p.DenyPublish) > 0 {
+		sp.Publish = &server.SubjectPermission{Allow: p.Publish, Deny: p.DenyPublish}
+	}
+	if len(p.Subscribe) > 0 || len(p.DenySubscribe) > 0 {
+		sp.Subscribe = &server.SubjectPermission{Allow: p.Subscribe, Deny: p.DenySubscribe}
+	}
+	if p.AllowResponses {
+		sp.Response = &server.ResponsePermission{MaxMsgs: server.DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Expires: server.DEFAULT_ALLOW_RESPONSE_EXPIRATION}
+	}
+	return sp
+}
+
+// Operator is the trust root of JWT authentication: the operator's JWT,
+// and the account JWTs the server's memory resolver is preloaded with.
+// An account that uses JetStream needs JetStream limits in its JWT.
+type Operator struct {
+	JWT      string
+	Accounts []string
+	// SystemAccount is the public key of the system account (optional:
+	// its JWT must then be among Accounts).
+	SystemAccount string
+}
+
+// TLS is the server's certificate and the CA it verifies clients with.
+type TLS struct {
+	CertFile, KeyFile string
+	CAFile            string
+	// VerifyClients requires a client certificate signed by CAFile.
+	VerifyClients bool
 }
 
 func (c *Config) setDefaults() {
@@ -71,24 +159,20 @@ func Start(cfg Config) (*Server, error) {
 		}
 		dir, s.tempDir = d, d
 	}
-	opts := &server.Options{
-		ServerName:   cfg.ServerName,
-		Host:         cfg.Host,
-		Port:         cfg.Port,
-		JetStream:    true,
-		StoreDir:     dir,
-		SyncInterval: cfg.SyncInterval,
-		SyncAlways:   cfg.SyncAlways,
-		MaxPayload:   cfg.MaxPayload,
-		NoSigs:       true,
-		NoLog:        !cfg.Logs,
+	opts, err := cfg.options(dir)
+	if err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("natsdev: %w", err)
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		s.cleanup()
 		return nil, fmt.Errorf("natsdev: %w", err)
 	}
-	if cfg.Logs {
+	switch {
+	case cfg.Logger != nil:
+		ns.SetLogger(cfg.Logger, false, false)
+	case cfg.Logs:
 		ns.ConfigureLogger()
 	}
 	go ns.Start()
@@ -99,6 +183,67 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.ns = ns
 	return s, nil
+}
+
+// options builds the server's options: the configuration file's (if
+// any), then the Config's fields.
+func (c *Config) options(dir string) (*server.Options, error) {
+	opts := &server.Options{}
+	if c.ConfigFile != "" {
+		o, err := server.ProcessConfigFile(c.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = o
+	}
+	opts.ServerName = c.ServerName
+	opts.Host, opts.Port = c.Host, c.Port
+	opts.JetStream, opts.StoreDir = true, dir
+	opts.SyncInterval, opts.SyncAlways = c.SyncInterval, c.SyncAlways
+	if c.MaxPayload > 0 {
+		opts.MaxPayload = c.MaxPayload
+	}
+	opts.NoSigs = true
+	opts.NoLog = !c.Logs && c.Logger == nil
+	for _, u := range c.Users {
+		opts.Users = append(opts.Users, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions.server()})
+	}
+	for _, u := range c.NKeys {
+		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.PublicKey, Permissions: u.Permissions.server()})
+	}
+	if c.Token != "" {
+		opts.Authorization = c.Token
+	}
+	if op := c.Operator; op != nil {
+		claims, err := jwt.DecodeOperatorClaims(op.JWT)
+		if err != nil {
+			return nil, fmt.Errorf("operator JWT: %w", err)
+		}
+		resolver := &server.MemAccResolver{}
+		for _, a := range op.Accounts {
+			ac, err := jwt.DecodeAccountClaims(a)
+			if err != nil {
+				return nil, fmt.Errorf("account JWT: %w", err)
+			}
+			if err := resolver.Store(ac.Subject, a); err != nil {
+				return nil, err
+			}
+		}
+		opts.TrustedOperators = append(opts.TrustedOperators, claims)
+		opts.AccountResolver = resolver
+		opts.SystemAccount = op.SystemAccount
+		if op.SystemAccount == "" {
+			opts.NoSystemAccount = true
+		}
+	}
+	if t := c.TLS; t != nil {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: t.CertFile, KeyFile: t.KeyFile, CaFile: t.CAFile, Verify: t.VerifyClients})
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		opts.TLSConfig, opts.TLS, opts.TLSVerify, opts.TLSTimeout = tc, true, t.VerifyClients, 2
+	}
+	return opts, nil
 }
 
 // URL is the client URL, e.g. nats://127.0.0.1:40123.
