@@ -48,6 +48,9 @@ func (p *Person) Decide(cmd Command, env Env) ([]Payload, error) {
 	if len(d.out) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNothingToChange, cmd.CommandType())
 	}
+	if err := p.checkLimits(cmd, d.out); err != nil {
+		return nil, err
+	}
 	return d.out, nil
 }
 

@@ -1,0 +1,94 @@
+package person
+
+// Resource limits: what one person may hold, so that no producer can grow an
+// aggregate (and the history every replica loads to decide) without bound.
+// A command that would cross one is rejected with ErrLimitExceeded
+// (limit_exceeded); nothing is appended.
+//
+// There are no snapshots: a person's whole history is loaded to decide
+// (the command-worker caches aggregates by last sequence, so a hot person is
+// loaded once). MaxEvents bounds that load; a person near it keeps the
+// lifecycle commands that end its story (archive, death, merge), which may
+// use the last ReservedEvents versions.
+const (
+	// MaxComponents bounds each kind of component: emails, phones,
+	// addresses, skills, employments, social profiles.
+	MaxComponents = 50
+	// MaxAttributes bounds the free attributes.
+	MaxAttributes = 200
+	// MaxConsents bounds the consent purposes recorded.
+	MaxConsents = 100
+	// MaxEndorsers bounds the endorsers of one skill.
+	MaxEndorsers = 500
+	// MaxEvents bounds a person's history.
+	MaxEvents = 10_000
+	// ReservedEvents of MaxEvents are kept for archive_person,
+	// record_death and merge_persons.
+	ReservedEvents = 16
+)
+
+// ErrLimitExceeded rejects a command that would cross a resource limit.
+var ErrLimitExceeded = newError("limit_exceeded", "a resource limit of the person would be exceeded")
+
+// checkLimits rejects a decision whose events would take p past a limit.
+func (p *Person) checkLimits(cmd Command, out []Payload) error {
+	limit := uint64(MaxEvents - ReservedEvents)
+	switch cmd.CommandType() {
+	case CmdArchivePerson, CmdRecordDeath, CmdMergePersons:
+		limit = MaxEvents
+	}
+	if p.version+uint64(len(out)) > limit {
+		return wrapf(ErrLimitExceeded, "history of %d events, limit %d (%d kept for archive, death and merge)", p.version, MaxEvents, ReservedEvents)
+	}
+	added := map[string]int{}
+	for _, e := range out {
+		switch e := e.(type) {
+		case *EmailAdded:
+			added["emails"]++
+		case *PhoneAdded:
+			added["phones"]++
+		case *AddressAdded:
+			added["addresses"]++
+		case *SkillAdded:
+			added["skills"]++
+		case *EmploymentAdded:
+			added["employments"]++
+		case *SocialProfileAdded:
+			added["social profiles"]++
+		case *AttributeSet:
+			if _, ok := p.attributes[e.Key]; !ok {
+				added["attributes"]++
+			}
+		case *ConsentRecorded:
+			if _, ok := p.consents[e.Consent.Purpose]; !ok {
+				added["consents"]++
+			}
+		case *SkillEndorsed:
+			if s, ok := p.skills.get(SkillKey(e.Name)); ok && len(s.Endorsers) >= MaxEndorsers {
+				return wrapf(ErrLimitExceeded, "skill %q has %d endorsers, limit %d", e.Name, len(s.Endorsers), MaxEndorsers)
+			}
+		}
+	}
+	held := map[string]int{
+		"emails": len(p.emails.items), "phones": len(p.phones.items), "addresses": len(p.addresses.items),
+		"skills": len(p.skills.items), "employments": len(p.employments.items), "social profiles": len(p.socials.items),
+		"attributes": len(p.attributes), "consents": len(p.consents),
+	}
+	for kind, n := range added {
+		if lim := limitOf(kind); held[kind]+n > lim {
+			return wrapf(ErrLimitExceeded, "%d %s, limit %d", held[kind]+n, kind, lim)
+		}
+	}
+	return nil
+}
+
+func limitOf(kind string) int {
+	switch kind {
+	case "attributes":
+		return MaxAttributes
+	case "consents":
+		return MaxConsents
+	default:
+		return MaxComponents
+	}
+}
