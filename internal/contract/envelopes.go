@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/personfleet/personfleet/internal/person"
 )
@@ -139,6 +140,10 @@ func CommandIDOf(body []byte) string {
 }
 
 func strict(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		// encoding/json would silently turn the bad bytes into U+FFFD.
+		return fmt.Errorf("%w: invalid UTF-8", ErrMalformed)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -1,5 +1,7 @@
 package person
 
+import "slices"
+
 // Resource limits: what one person may hold, so that no producer can grow an
 // aggregate (and the history every replica loads to decide) without bound.
 // A command that would cross one is rejected with ErrLimitExceeded
@@ -8,7 +10,8 @@ package person
 // There are no snapshots: a person's whole history is loaded to decide
 // (the command-worker caches aggregates by last sequence, so a hot person is
 // loaded once). MaxEvents bounds that load; a person near it keeps the
-// lifecycle commands that end its story (archive, death, merge), which may
+// lifecycle commands that end its story (archive, auto-archive, death,
+// merge), which may
 // use the last ReservedEvents versions.
 const (
 	// MaxComponents bounds each kind of component: emails, phones,
@@ -27,14 +30,16 @@ const (
 	ReservedEvents = 16
 )
 
+// endingCommands may use the ReservedEvents.
+var endingCommands = []CommandType{CmdArchivePerson, CmdAutoArchivePerson, CmdRecordDeath, CmdMergePersons}
+
 // ErrLimitExceeded rejects a command that would cross a resource limit.
 var ErrLimitExceeded = newError("limit_exceeded", "a resource limit of the person would be exceeded")
 
 // checkLimits rejects a decision whose events would take p past a limit.
 func (p *Person) checkLimits(cmd Command, out []Payload) error {
 	limit := uint64(MaxEvents - ReservedEvents)
-	switch cmd.CommandType() {
-	case CmdArchivePerson, CmdRecordDeath, CmdMergePersons:
+	if slices.Contains(endingCommands, cmd.CommandType()) {
 		limit = MaxEvents
 	}
 	if p.version+uint64(len(out)) > limit {
