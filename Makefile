@@ -5,6 +5,7 @@
 #   make test-race   the same with the race detector
 #   make lint        gofmt check, go vet, golangci-lint (pinned in tools/go.mod)
 #   make e2e         the fleet as processes against a real Jaeger: one trace across all workers
+#   make chaos       crash tests: kill -9 workers, restart nats-server, lose a node of a 3-node cluster (docs/reliability.md)
 #   make bench       domain micro-benchmarks (-benchmem, 5 runs; medians with benchstat)
 #   make bench-e2e   the fleet end to end against a plain nats.go baseline (personctl bench)
 #   make fuzz        short fuzz runs of every decoder (FUZZTIME=10s each)
@@ -25,7 +26,7 @@ BENCHCOUNT ?= 5
 FUZZTIME  ?= 10s
 BINARIES  := command-worker policy-worker projector personctl
 
-.PHONY: help demo test test-race lint bench bench-e2e fuzz build clean e2e chart-check image image-check
+.PHONY: help demo test test-race lint bench bench-e2e fuzz build clean e2e chaos chart-check image image-check
 
 help:
 	@sed -n '2,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -45,6 +46,11 @@ test-race:
 # build takes minutes on 2 cores; the Go build cache keeps it afterwards.
 e2e:
 	$(GO) test -tags e2e -count=1 -timeout 30m ./e2e/
+
+# The crash tests build nats-server and the workers, run them as processes
+# on loopback, and stop by themselves (a few minutes in all).
+chaos:
+	$(GO) test -tags chaos -count=1 -timeout 15m -v -run 'Chaos' ./e2e/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -100,6 +100,38 @@ func (s *EventStore) LoadFresh(ctx context.Context, id person.ID) (Loaded, error
 	return Loaded{Person: p, LastSeq: last}, nil
 }
 
+// LastSeq asks the stream's leader for the sequence of the person's last
+// event (0: none). Loads read with direct gets, which any replica of an R3
+// stream may answer, a lagging one (a node just restarted) with an old
+// history; the leader's answer is current. A rejection decided on a load
+// is confirmed with it: a stale load may only lead to an append, which
+// the expected-sequence check guards.
+func (s *EventStore) LastSeq(ctx context.Context, id person.ID) (uint64, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": s.names.EventsOf(id)})
+	m, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.stream, req)
+	if err != nil {
+		return 0, fmt.Errorf("event store: last sequence of %s: %w", id, err)
+	}
+	var resp struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &resp); err != nil {
+		return 0, fmt.Errorf("event store: last sequence of %s: %w", id, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return 0, nil
+	case resp.Error != nil:
+		return 0, fmt.Errorf("event store: last sequence of %s: %w", id, resp.Error)
+	case resp.Message == nil:
+		return 0, fmt.Errorf("event store: last sequence of %s: empty answer", id)
+	}
+	return resp.Message.Seq, nil
+}
+
 // History returns the person's events from version from on, decoded (and
 // upcast) in order.
 func (s *EventStore) History(ctx context.Context, id person.ID, from uint64) ([]person.Event, error) {

@@ -182,3 +182,32 @@ func TestRacingWriters(t *testing.T) {
 		t.Fatalf("version %d, want %d", got, want)
 	}
 }
+
+func TestLastSeqFromTheLeader(t *testing.T) {
+	ctx := context.Background()
+	es := newStore(t, 0)
+	if seq, err := es.LastSeq(ctx, "nobody"); err != nil || seq != 0 {
+		t.Fatalf("no events: %d, %v", seq, err)
+	}
+	var last uint64
+	for i, id := range []person.ID{"p-1", "p-2", "p-1"} {
+		l, err := es.Load(ctx, id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c person.Command = &person.CreatePerson{Name: person.Name{GivenName: "Ada", FamilyName: "Lovelace"}}
+		if l.Person.Exists() {
+			c = &person.SetAttribute{Key: "k", Value: "v"}
+		}
+		seq, err := es.Append(ctx, id, l.LastSeq, decide(t, l, fmt.Sprintf("cmd-%d", i), c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "p-1" {
+			last = seq
+		}
+	}
+	if seq, err := es.LastSeq(ctx, "p-1"); err != nil || seq != last {
+		t.Fatalf("p-1: %d, %v; want %d", seq, err, last)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/personfleet/personfleet/internal/contract"
@@ -231,7 +232,10 @@ func Provision(ctx context.Context, js jetstream.JetStream, s Settings, consumer
 		return fmt.Errorf("provision: %w", err)
 	}
 	for _, cfg := range s.Streams() {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if err := unanswered(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		}); err != nil {
 			return fmt.Errorf("provision stream %s: %w", cfg.Name, err)
 		}
 	}
@@ -240,20 +244,50 @@ func Provision(ctx context.Context, js jetstream.JetStream, s Settings, consumer
 			if len(consumers) > 0 && !slices.Contains(consumers, cfg.Durable) {
 				continue
 			}
-			if err := keepStartPosition(ctx, js, stream, &cfg); err != nil {
-				return fmt.Errorf("provision consumer %s on %s: %w", cfg.Durable, stream, err)
-			}
-			if _, err := js.CreateOrUpdatePushConsumer(ctx, stream, cfg); err != nil {
+			if err := unanswered(ctx, func(ctx context.Context) error {
+				if err := keepStartPosition(ctx, js, stream, &cfg); err != nil {
+					return err
+				}
+				_, err := js.CreateOrUpdatePushConsumer(ctx, stream, cfg)
+				return err
+			}); err != nil {
 				return fmt.Errorf("provision consumer %s on %s: %w", cfg.Durable, stream, err)
 			}
 		}
 	}
 	for _, cfg := range s.Buckets() {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+		if err := unanswered(ctx, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+			return err
+		}); err != nil {
 			return fmt.Errorf("provision bucket %s: %w", cfg.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// unanswered runs op with a short timeout, again while the server does not
+// answer in time, until ctx ends: a cluster still electing its leaders, or
+// every replica of a fleet creating the same R3 stream at once (the meta
+// leader answers one of the identical requests, the others wait), can leave
+// a JetStream API request unanswered. Any other error (a setting the server
+// refuses) returns at once.
+func unanswered(ctx context.Context, op func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := op(actx)
+		cancel()
+		retry := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+			errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+		if err == nil || !retry || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(min(attempt, 4)) * 250 * time.Millisecond):
+		}
+	}
 }
 
 // keepStartPosition carries an existing consumer's start position (deliver

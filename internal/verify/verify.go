@@ -9,11 +9,13 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/personfleet/personfleet/internal/contract"
@@ -92,16 +94,22 @@ func LoadWithProgress(ctx context.Context, js jetstream.JetStream, stream string
 	if total == 0 {
 		return h, nil
 	}
-	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, err
+	var cons jetstream.Consumer
+	if err := whileNoResponders(ctx, func() (err error) {
+		cons, err = js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("verify: read %s: %w", stream, err)
 	}
 	var got uint64
 	for got < total {
 		// Ask for no more than is left: a fetch waits for its whole batch.
-		batch, err := cons.Fetch(int(min(1000, total-got)), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, err
+		var batch jetstream.MessageBatch
+		if err := whileNoResponders(ctx, func() (err error) {
+			batch, err = cons.Fetch(int(min(1000, total-got)), jetstream.FetchMaxWait(5*time.Second))
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("verify: read %s: %w", stream, err)
 		}
 		n := 0
 		for m := range batch.Messages() {
@@ -267,14 +275,35 @@ func sameJSON(a, b any) bool {
 	return reflect.DeepEqual(x, y)
 }
 
+// whileNoResponders runs op again while nobody answers its request, for
+// up to 20 tries: on a cluster whose node just restarted, a JetStream API
+// request, or the pull of an ordered consumer just created on its node,
+// can briefly find no responder.
+func whileNoResponders(ctx context.Context, op func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if !errors.Is(err, nats.ErrNoResponders) || attempt == 20 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 func readAll[T any](ctx context.Context, js jetstream.JetStream, bucket string) (map[string]T, error) {
 	kv, err := js.KeyValue(ctx, bucket)
 	if err != nil {
 		return nil, fmt.Errorf("verify: bucket %s: %w", bucket, err)
 	}
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, err
+	var w jetstream.KeyWatcher
+	if err := whileNoResponders(ctx, func() (err error) {
+		w, err = kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("verify: watch bucket %s: %w", bucket, err)
 	}
 	defer func() { _ = w.Stop() }()
 	out := map[string]T{}

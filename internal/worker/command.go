@@ -152,6 +152,23 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 				fresh = true
 				continue
 			}
+			// A fresh load may come from a replica that lags: the leader
+			// confirms the rejection's state is the current one.
+			last, lerr := h.events.LastSeq(ctx, env.PersonID)
+			if lerr != nil {
+				return res, lerr
+			}
+			if last != l.LastSeq {
+				conflicts++
+				h.log.Debug("stale history read, loading again", "person_id", env.PersonID, "loaded_seq", l.LastSeq, "leader_seq", last)
+				fresh = true
+				select { // give the replica time to catch up
+				case <-ctx.Done():
+					return res, ctx.Err()
+				case <-time.After(time.Duration(conflicts) * 50 * time.Millisecond):
+				}
+				continue
+			}
 			h.events.Keep(l)
 			return rejected(res, err), nil
 		}

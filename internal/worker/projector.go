@@ -93,6 +93,13 @@ func (h *ProjectorHandler) fold(ctx context.Context, m projection.Model, e *pers
 				return false, fmt.Errorf("projector: fill gap of %s: %w", e.PersonID, err)
 			}
 		}
+		// Then e itself: a replica of the stream that lags (a node just
+		// restarted in a cluster) may answer the history without it.
+		if err := m.Apply(e); err != nil && !errors.Is(err, projection.ErrDuplicate) {
+			// Still a gap: the history read missed events before e. Fail,
+			// and the retry reads again.
+			return false, fmt.Errorf("projector: fill gap of %s up to version %d: %w", e.PersonID, e.Version, err)
+		}
 		return true, nil
 	case errors.Is(err, projection.ErrInvalidEvent):
 		return false, Permanent(err)

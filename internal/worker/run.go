@@ -179,7 +179,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, wire wireFunc) error
 	settings := cfg.settings(names)
 	settings.SetDefaults()
 	if cfg.Provision {
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := store.Provision(pctx, js, settings, consumersOf(cfg.Kind)...)
 		cancel()
 		if err != nil {
