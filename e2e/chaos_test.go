@@ -966,6 +966,9 @@ func settle(ctx context.Context, js jetstream.JetStream, names contract.Names, p
 	quiet := 0
 	var last string
 	for ctx.Err() == nil {
+		// A JetStream API request lost while a node restarts is never
+		// answered: every round has its own deadline.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		busy := ""
 		for c, s := range fleetConsumers(names) {
 			pc, err := js.PushConsumer(ctx, s, c)
@@ -989,6 +992,7 @@ func settle(ctx context.Context, js jetstream.JetStream, names contract.Names, p
 				busy += fmt.Sprintf("%d of %d welcome notifications; ", len(info.State.Subjects), persons)
 			}
 		}
+		cancel()
 		if busy == "" {
 			if quiet++; quiet >= 3 {
 				return nil

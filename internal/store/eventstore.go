@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -108,6 +109,8 @@ func (s *EventStore) LoadFresh(ctx context.Context, id person.ID) (Loaded, error
 // the expected-sequence check guards.
 func (s *EventStore) LastSeq(ctx context.Context, id person.ID) (uint64, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": s.names.EventsOf(id)})
+	ctx, cancel := withAPITimeout(ctx)
+	defer cancel()
 	m, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.stream, req)
 	if err != nil {
 		return 0, fmt.Errorf("event store: last sequence of %s: %w", id, err)
@@ -164,18 +167,12 @@ func (s *EventStore) Keep(l Loaded) {
 
 // Exists reports whether a person has any event.
 func (s *EventStore) Exists(ctx context.Context, id person.ID) (bool, error) {
-	if l, ok := s.cache.peek(id); ok {
-		return l.Person.Exists(), nil
+	if l, ok := s.cache.peek(id); ok && l.Person.Exists() {
+		return true, nil // a person, once created, exists for ever
 	}
-	found := false
-	_, _, err := s.scanOnce(ctx, s.names.EventsOf(id), 1, 1, func(*nats.Msg, uint64) error {
-		found = true
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("event store: exists %s: %w", id, err)
-	}
-	return found, nil
+	// Asked of the stream's leader: a lagging replica may not know yet.
+	last, err := s.LastSeq(ctx, id)
+	return last > 0, err
 }
 
 // Append stores events numbered after a person last seen at stream sequence
@@ -245,7 +242,9 @@ func (s *EventStore) publishBatch(ctx context.Context, msgs []*nats.Msg) (uint64
 			continue
 		}
 		m.Header.Set("Nats-Batch-Commit", "1")
-		reply, err := s.nc.RequestMsgWithContext(ctx, m)
+		rctx, cancel := withAPITimeout(ctx)
+		reply, err := s.nc.RequestMsgWithContext(rctx, m)
+		cancel()
 		if err != nil {
 			return 0, fmt.Errorf("event store: batch commit: %w", err)
 		}
@@ -283,6 +282,19 @@ func classify(err error) error {
 	return fmt.Errorf("event store: append: %w", err)
 }
 
+// apiTimeout bounds a raw JetStream API request whose context has no
+// deadline, as jetstream's own calls are bounded by default: a request lost
+// while a node restarts is never answered, and a handler must not wait for
+// it for ever.
+const apiTimeout = 5 * time.Second
+
+func withAPITimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, apiTimeout)
+}
+
 // scanBatch is how many messages one direct-get request asks for.
 const scanBatch = 512
 
@@ -300,6 +312,8 @@ func (s *EventStore) scan(ctx context.Context, filter string, from uint64, fn fu
 }
 
 func (s *EventStore) scanOnce(ctx context.Context, filter string, from uint64, batch int, fn func(m *nats.Msg, seq uint64) error) (next uint64, more bool, err error) {
+	ctx, cancel := withAPITimeout(ctx)
+	defer cancel()
 	inbox := s.nc.NewRespInbox()
 	sub, err := s.nc.SubscribeSync(inbox)
 	if err != nil {
