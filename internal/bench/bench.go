@@ -40,6 +40,7 @@ type Options struct {
 	Baseline       bool          // run the plain nats.go baseline too
 	BinDir         string
 	Dir            string // parent of the data directory (default: the temp dir)
+	SyncAlways     bool   // the embedded server fsyncs every write (durability's cost)
 	Out            io.Writer
 }
 
@@ -112,7 +113,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return rep, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	srv, err := natsdev.Start(natsdev.Config{Dir: dir + "/jetstream"})
+	srv, err := natsdev.Start(natsdev.Config{Dir: dir + "/jetstream", SyncAlways: o.SyncAlways})
 	if err != nil {
 		return rep, err
 	}

@@ -70,6 +70,7 @@ made on the same machine, take medians of several (see docs/performance.md).`,
 	c.Flags().DurationVar(&o.LatencyRun, "latency-run", 10*time.Second, "length of the half-rate latency run (0: skip)")
 	c.Flags().BoolVar(&o.Baseline, "baseline", true, "run the plain nats.go baseline")
 	c.Flags().StringVar(&o.BinDir, "bin-dir", "", "directory of the worker binaries (default: personctl's own)")
+	c.Flags().BoolVar(&o.SyncAlways, "sync-always", false, "the embedded server fsyncs every write (nats-server's sync_interval: always)")
 	c.Flags().StringVar(&o.Dir, "dir", "", "parent directory of the benchmark's data (default: the temp dir, on disk)")
 	return c
 }
