@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 
 func (a *app) benchCmd() *cobra.Command {
 	var o bench.Options
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the fleet end to end against a plain nats.go baseline, in one run",
@@ -46,6 +48,17 @@ made on the same machine, take medians of several (see docs/performance.md).`,
 			if a.json {
 				o.Out = a.errOut
 			}
+			if cpuProfile != "" { // the embedded nats-server runs in this process
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer func() { _ = f.Close() }()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			rep, err := bench.Run(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -71,6 +84,7 @@ made on the same machine, take medians of several (see docs/performance.md).`,
 	c.Flags().BoolVar(&o.Baseline, "baseline", true, "run the plain nats.go baseline")
 	c.Flags().StringVar(&o.BinDir, "bin-dir", "", "directory of the worker binaries (default: personctl's own)")
 	c.Flags().BoolVar(&o.SyncAlways, "sync-always", false, "the embedded server fsyncs every write (nats-server's sync_interval: always)")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of personctl (the embedded nats-server, the producers, the baseline) to this file; the workers serve theirs with --pprof")
 	c.Flags().StringVar(&o.Dir, "dir", "", "parent directory of the benchmark's data (default: the temp dir, on disk)")
 	return c
 }

@@ -135,6 +135,82 @@ func (s *EventStore) LastSeq(ctx context.Context, id person.ID) (uint64, error) 
 	return resp.Message.Seq, nil
 }
 
+// nearWindows are how far behind its hint HistoryNear looks, in turn.
+var nearWindows = []uint64{256, 4096}
+
+// HistoryNear returns the person's events of versions from to to, like
+// History, when they lie shortly before stream sequence before (the
+// sequence of a later event of the person, which revealed that they are
+// missing somewhere): it reads them one by one from a little before, so
+// the server scans a few hundred messages, not the whole stream (the
+// person's events are a wildcard subject, which the server matches block by
+// block, message by message).
+// When they are not all there, it falls back to History.
+func (s *EventStore) HistoryNear(ctx context.Context, id person.ID, from, to, before uint64) ([]person.Event, error) {
+	for _, w := range nearWindows {
+		if before <= w || from > to {
+			break
+		}
+		evs, err := s.historyIn(ctx, id, from, to, before-w, before)
+		if err != nil || len(evs) > 0 && evs[0].Version == from {
+			return evs, err
+		}
+	}
+	return s.History(ctx, id, from) // not all in the windows
+}
+
+// historyIn reads the person's events of versions from to to that lie
+// between stream sequences lo and before (exclusive).
+func (s *EventStore) historyIn(ctx context.Context, id person.ID, from, to, lo, before uint64) ([]person.Event, error) {
+	filter := s.names.EventsOf(id)
+	var out []person.Event
+	for seq := lo; seq < before; {
+		m, found, err := s.getNext(ctx, filter, seq)
+		if err != nil || !found {
+			return out, err
+		}
+		got, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("event store: get %s: bad sequence header: %w", filter, err)
+		}
+		if got >= before {
+			return out, nil
+		}
+		e, err := schema.Decode(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("event store: %s seq %d: %w", id, got, err)
+		}
+		if e.Version >= from && e.Version <= to {
+			out = append(out, e)
+		}
+		if e.Version >= to {
+			return out, nil
+		}
+		seq = got + 1
+	}
+	return out, nil
+}
+
+// getNext reads the first message of filter at or after seq with a single
+// (not batched: a batch makes the server count what is pending) direct get.
+func (s *EventStore) getNext(ctx context.Context, filter string, seq uint64) (*nats.Msg, bool, error) {
+	req, _ := json.Marshal(map[string]any{"seq": seq, "next_by_subj": filter})
+	ctx, cancel := withAPITimeout(ctx)
+	defer cancel()
+	m, err := s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+s.stream, req)
+	if err != nil {
+		return nil, false, fmt.Errorf("event store: get %s: %w", filter, err)
+	}
+	switch m.Header.Get("Status") {
+	case "":
+		return m, true, nil
+	case "404":
+		return nil, false, nil
+	default:
+		return nil, false, fmt.Errorf("event store: get %s: status %s %s", filter, m.Header.Get("Status"), m.Header.Get("Description"))
+	}
+}
+
 // History returns the person's events from version from on, decoded (and
 // upcast) in order.
 func (s *EventStore) History(ctx context.Context, id person.ID, from uint64) ([]person.Event, error) {
@@ -315,7 +391,12 @@ func (s *EventStore) scanOnce(ctx context.Context, filter string, from uint64, b
 	ctx, cancel := withAPITimeout(ctx)
 	defer cancel()
 	inbox := s.nc.NewRespInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
+	// A channel sized to the answer (at most batch messages and the
+	// end-of-batch status): SubscribeSync would allocate nats.go's default
+	// 64k-slot channel for every scan, and the GC would spend its time
+	// clearing and scanning them.
+	ch := make(chan *nats.Msg, batch+2)
+	sub, err := s.nc.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return 0, false, fmt.Errorf("event store: scan: %w", err)
 	}
@@ -326,9 +407,11 @@ func (s *EventStore) scanOnce(ctx context.Context, filter string, from uint64, b
 	}
 	next = from
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return 0, false, fmt.Errorf("event store: scan %s: %w", filter, err)
+		var m *nats.Msg
+		select {
+		case m = <-ch:
+		case <-ctx.Done():
+			return 0, false, fmt.Errorf("event store: scan %s: %w", filter, ctx.Err())
 		}
 		switch m.Header.Get("Status") {
 		case "":

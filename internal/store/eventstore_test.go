@@ -211,3 +211,57 @@ func TestLastSeqFromTheLeader(t *testing.T) {
 		t.Fatalf("p-1: %d, %v; want %d", seq, err, last)
 	}
 }
+
+func TestHistoryNear(t *testing.T) {
+	ctx := context.Background()
+	es := newStore(t, 0)
+	state := map[person.ID]*store.Loaded{}
+	add := func(id person.ID, c person.Command) uint64 {
+		t.Helper()
+		l, ok := state[id]
+		if !ok {
+			l = &store.Loaded{Person: person.New(id)}
+			state[id] = l
+		}
+		evs := decide(t, *l, fmt.Sprintf("%s-%d", id, l.Person.Version()), c)
+		seq, err := es.Append(ctx, id, l.LastSeq, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range evs {
+			if err := l.Person.Apply(&evs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.LastSeq = seq
+		return seq
+	}
+	create := &person.CreatePerson{Name: person.Name{GivenName: "Ada", FamilyName: "Lovelace"}}
+	add("near", create)
+	add("filler", create)
+	for i := range 4200 { // pushes near's creation out of the window
+		add("filler", &person.SetAttribute{Key: "k", Value: fmt.Sprint(i)})
+	}
+	add("near", &person.SetAttribute{Key: "a", Value: "1"})
+	add("filler", &person.SetAttribute{Key: "k", Value: "last"})
+	last := add("near", &person.SetAttribute{Key: "a", Value: "2"})
+
+	versions := func(from, to uint64) string {
+		t.Helper()
+		evs, err := es.HistoryNear(ctx, "near", from, to, last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, e := range evs {
+			out = append(out, e.Version)
+		}
+		return fmt.Sprint(out)
+	}
+	if got := versions(2, 3); got != "[2]" { // the event at `last` (3) is not read
+		t.Errorf("version 2 from the window: %s", got)
+	}
+	if got := versions(1, 2); got != "[1 2 3]" { // 1 is out of the window: History from 1
+		t.Errorf("versions 1-2: %s", got)
+	}
+}

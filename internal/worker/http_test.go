@@ -58,8 +58,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	if r := f.do("m1", &person.AddEmail{Email: "bad"}); r.Status != contract.StatusRejected {
 		t.Fatalf("%+v", r)
 	}
-	_, body := get(t, base+"/metrics")
-	for _, want := range []string{
+	// The counters move just after the result is published: wait for them.
+	wants := []string{
 		`personfleet_messages_handled_total{handler="commands",outcome="ok",worker="command-worker"} 2`,
 		`personfleet_command_results_total{code="",status="accepted",worker="command-worker"} 1`,
 		`personfleet_command_results_total{code="invalid_email",status="rejected",worker="command-worker"} 1`,
@@ -68,11 +68,16 @@ func TestHealthAndMetrics(t *testing.T) {
 		`personfleet_consumer_pending_messages{consumer="command-worker",stream="PERSON_COMMANDS"} 0`,
 		`personfleet_consumer_ack_pending_messages{consumer="command-worker",stream="PERSON_COMMANDS"}`,
 		`personfleet_occ_conflicts_total{worker="command-worker"} 0`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s", want)
-		}
 	}
+	eventually(t, "metrics", 5*time.Second, func() (bool, string) {
+		_, body := get(t, base+"/metrics")
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				return false, "/metrics lacks " + want
+			}
+		}
+		return true, ""
+	})
 	stop()
 	// After shutdown the port is closed.
 	if resp, err := http.Get(base + "/healthz"); err == nil {

@@ -468,6 +468,18 @@ func TestLeastPrivilege(t *testing.T) {
 		s, err := summary()
 		return err == nil && s.Version == 3, fmt.Sprintf("%+v %v", s, err)
 	})
+	// Rule rejections are confirmed with the stream leader (STREAM.MSG.GET).
+	for _, c := range []struct {
+		cmd  person.Command
+		code string
+	}{
+		{&person.AddEmail{Email: "least@privilege.dev"}, "component_exists"},
+		{&person.MergePersons{TargetID: "nobody"}, "merge_target_not_found"},
+	} {
+		if r := doRetry(t, cl, command(t, id, c.cmd)); r.Status != contract.StatusRejected || r.Error == nil || r.Error.Code != c.code {
+			t.Fatalf("%s: %+v, want rejected %s", c.cmd.CommandType(), r, c.code)
+		}
+	}
 	// Deactivation arms the auto-archive timer (policy-worker); it fires
 	// (timer dispatcher → command-worker), and is projected.
 	if r := doRetry(t, cl, command(t, id, &person.DeactivatePerson{Reason: "gone quiet"})); r.Status != contract.StatusAccepted {
