@@ -71,15 +71,13 @@ type Loaded struct {
 	Cached bool
 }
 
-// Load returns the person, from the cache when present and fresh is false,
-// or else by reading its events. The caller owns the returned person until
-// it gives it back with Keep.
-func (s *EventStore) Load(ctx context.Context, id person.ID, fresh bool) (Loaded, error) {
+// Load returns the person, from the cache when present, or else by
+// reading its events. The caller owns the returned person until it gives it
+// back with Keep.
+func (s *EventStore) Load(ctx context.Context, id person.ID) (Loaded, error) {
 	if l, ok := s.cache.take(id); ok {
-		if !fresh {
-			l.Cached = true
-			return l, nil
-		}
+		l.Cached = true
+		return l, nil
 	}
 	return s.LoadFresh(ctx, id)
 }
@@ -99,6 +97,45 @@ func (s *EventStore) LoadFresh(ctx context.Context, id person.ID) (Loaded, error
 		return Loaded{}, err
 	}
 	return Loaded{Person: p, LastSeq: last}, nil
+}
+
+// Refresh brings a person loaded earlier up to date: it asks the stream's
+// leader for the person's last sequence, then reads only the events
+// between, one by one, so a lost race costs a few small requests, not a
+// read of the whole history (which the server finds by scanning the
+// stream for the person's wildcard subject). The caller owns l.Person,
+// which Refresh changes. On any inconsistency it reads the whole history
+// instead.
+func (s *EventStore) Refresh(ctx context.Context, l Loaded) (Loaded, error) {
+	id := l.Person.ID()
+	last, err := s.LastSeq(ctx, id)
+	if err != nil {
+		return Loaded{}, err
+	}
+	filter := s.names.EventsOf(id)
+	seq := l.LastSeq
+	for seq < last {
+		m, found, err := s.getNext(ctx, filter, seq+1)
+		if err != nil {
+			return Loaded{}, err
+		}
+		if !found {
+			break // a replica that lags: the append will tell
+		}
+		got, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+		if err != nil {
+			return Loaded{}, fmt.Errorf("event store: get %s: bad sequence header: %w", filter, err)
+		}
+		e, err := schema.Decode(m.Data)
+		if err != nil {
+			return Loaded{}, fmt.Errorf("event store: %s seq %d: %w", id, got, err)
+		}
+		if err := l.Person.Apply(&e); err != nil {
+			return s.LoadFresh(ctx, id)
+		}
+		seq = got
+	}
+	return Loaded{Person: l.Person, LastSeq: seq}, nil
 }
 
 // LastSeq asks the stream's leader for the sequence of the person's last

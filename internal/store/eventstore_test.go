@@ -40,7 +40,7 @@ func TestAppendLoadConflictDuplicate(t *testing.T) {
 	es := newStore(t, 0)
 	id := person.ID("p-1")
 
-	l, err := es.Load(ctx, id, false)
+	l, err := es.Load(ctx, id)
 	if err != nil || l.LastSeq != 0 || l.Person.Exists() {
 		t.Fatalf("empty load: %+v %v", l, err)
 	}
@@ -105,7 +105,7 @@ func TestLoadLongHistoryInBatches(t *testing.T) {
 	ctx := context.Background()
 	es := newStore(t, 0)
 	id := person.ID("long")
-	l, _ := es.Load(ctx, id, false)
+	l, _ := es.Load(ctx, id)
 	cmds := []person.Command{&person.CreatePerson{Name: person.Name{GivenName: "Ada"}}}
 	for i := range 1200 {
 		cmds = append(cmds, &person.SetAttribute{Key: "k", Value: fmt.Sprint(i)})
@@ -136,7 +136,7 @@ func TestRacingWriters(t *testing.T) {
 	ctx := context.Background()
 	es := newStore(t, 0)
 	id := person.ID("race")
-	l, _ := es.Load(ctx, id, false)
+	l, _ := es.Load(ctx, id)
 	if _, err := es.Append(ctx, id, 0, decide(t, l, "create", &person.CreatePerson{Name: person.Name{GivenName: "Ada"}})); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestLastSeqFromTheLeader(t *testing.T) {
 	}
 	var last uint64
 	for i, id := range []person.ID{"p-1", "p-2", "p-1"} {
-		l, err := es.Load(ctx, id, true)
+		l, err := es.LoadFresh(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,5 +263,38 @@ func TestHistoryNear(t *testing.T) {
 	}
 	if got := versions(1, 2); got != "[1 2 3]" { // 1 is out of the window: History from 1
 		t.Errorf("versions 1-2: %s", got)
+	}
+}
+
+func TestRefreshReadsOnlyWhatIsNew(t *testing.T) {
+	ctx := context.Background()
+	es := newStore(t, 0)
+	l, err := es.LoadFresh(ctx, "p-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := es.Append(ctx, "p-1", 0, decide(t, l, "c-1", &person.CreatePerson{Name: person.Name{GivenName: "Ada", FamilyName: "Lovelace"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := es.LoadFresh(ctx, "p-1") // this replica's copy, at version 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := es.LoadFresh(ctx, "p-1") // another replica appends twice
+	for i, v := range []string{"a", "b"} {
+		if seq, err = es.Append(ctx, "p-1", other.LastSeq, decide(t, other, fmt.Sprintf("c-%d", i+2), &person.SetAttribute{Key: "k", Value: v})); err != nil {
+			t.Fatal(err)
+		}
+		if other, err = es.LoadFresh(ctx, "p-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := es.Refresh(ctx, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := got.Person.Attribute("k"); got.LastSeq != seq || got.Person.Version() != 3 || k != "b" {
+		t.Fatalf("refreshed to seq %d version %d, want seq %d version 3 with k=b", got.LastSeq, got.Person.Version(), seq)
 	}
 }

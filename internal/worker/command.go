@@ -121,9 +121,18 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 	defer h.persons.lock(env.PersonID)()
 	res := contract.Result{CommandID: env.CommandID, PersonID: env.PersonID, Type: env.Type, Final: true}
 	exists := func(id person.ID) (bool, error) { return h.events.Exists(ctx, id) }
-	fresh := false
+	// stale is a person found out of date (a lost race, a rejection to
+	// confirm): the next round brings it up to date with the events
+	// appended since, rather than reading its whole history again.
+	var stale *store.Loaded
 	for conflicts := 0; conflicts < h.maxConflicts; {
-		l, err := h.events.Load(ctx, env.PersonID, fresh)
+		var l store.Loaded
+		var err error
+		if stale != nil {
+			l, err = h.events.Refresh(ctx, *stale)
+		} else {
+			l, err = h.events.Load(ctx, env.PersonID)
+		}
 		if err != nil {
 			return res, err
 		}
@@ -149,7 +158,7 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 				return res, err
 			}
 			if l.Cached { // a cached person may be stale: only a fresh one may reject
-				fresh = true
+				stale = &l
 				continue
 			}
 			// A fresh load may come from a replica that lags: the leader
@@ -161,7 +170,7 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 			if last != l.LastSeq {
 				conflicts++
 				h.log.Debug("stale history read, loading again", "person_id", env.PersonID, "loaded_seq", l.LastSeq, "leader_seq", last)
-				fresh = true
+				stale = &l
 				select { // give the replica time to catch up
 				case <-ctx.Done():
 					return res, ctx.Err()
@@ -201,7 +210,7 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 			h.met.Conflicts.Inc()
 			h.log.DebugContext(ctx, logAppendRace, "command_id", env.CommandID, "person_id", env.PersonID, "round", conflicts+1, "error", err)
 			conflicts++
-			fresh = true // reload and decide again
+			stale = &l // catch up and decide again
 			continue
 		}
 		if err != nil {
