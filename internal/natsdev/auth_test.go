@@ -11,6 +11,7 @@ import (
 
 	"github.com/personfleet/personfleet/internal/config"
 	"github.com/personfleet/personfleet/internal/natsdev"
+	"github.com/personfleet/personfleet/internal/natstest"
 )
 
 // authCase is a server requiring one authentication method, the client
@@ -37,31 +38,8 @@ func write(t *testing.T, dir, name, content string) string {
 func authCases(t *testing.T) []authCase {
 	t.Helper()
 	dir := t.TempDir()
-	nk, err := natsdev.GenerateNKey(dir, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherNK, err := natsdev.GenerateNKey(dir, "intruder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jw, err := natsdev.GenerateJWT(dir, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherDir := t.TempDir()
-	otherJW, err := natsdev.GenerateJWT(otherDir, "intruder") // another operator's user
-	if err != nil {
-		t.Fatal(err)
-	}
-	pki, err := natsdev.GenerateTLS(dir, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherPKI, err := natsdev.GenerateTLS(otherDir, "intruder")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := natstest.NewIdentities(t)
+	nk, otherNK, jw, otherJW, pki, otherPKI := ids.NKey, ids.OtherNKey, ids.JWT, ids.OtherJWT, ids.TLS, ids.OtherTLS
 	return []authCase{
 		{
 			name:   "user and password",

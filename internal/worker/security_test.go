@@ -27,6 +27,7 @@ import (
 	"github.com/personfleet/personfleet/internal/config"
 	"github.com/personfleet/personfleet/internal/contract"
 	"github.com/personfleet/personfleet/internal/natsdev"
+	"github.com/personfleet/personfleet/internal/natstest"
 	"github.com/personfleet/personfleet/internal/person"
 	"github.com/personfleet/personfleet/internal/projection"
 	"github.com/personfleet/personfleet/internal/store"
@@ -71,31 +72,8 @@ func authMethods(t *testing.T) []authMethod {
 		}
 		return p
 	}
-	nk, err := natsdev.GenerateNKey(dir, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jw, err := natsdev.GenerateJWT(dir, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherDir := t.TempDir()
-	otherNK, err := natsdev.GenerateNKey(otherDir, "intruder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherJW, err := natsdev.GenerateJWT(otherDir, "intruder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pki, err := natsdev.GenerateTLS(dir, "fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherPKI, err := natsdev.GenerateTLS(otherDir, "intruder")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := natstest.NewIdentities(t)
+	nk, otherNK, jw, otherJW, pki, otherPKI := ids.NKey, ids.OtherNKey, ids.JWT, ids.OtherJWT, ids.TLS, ids.OtherTLS
 	keyPEM, err := os.ReadFile(pki.ClientKey)
 	if err != nil {
 		t.Fatal(err)

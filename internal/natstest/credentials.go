@@ -1,4 +1,4 @@
-package natsdev
+package natstest
 
 import (
 	"crypto/ecdsa"
@@ -12,17 +12,55 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/personfleet/personfleet/internal/natsdev"
 )
 
-// Throw-away credentials for local runs and tests: a TLS PKI, NKeys, and
-// an operator/account/user JWT chain. Nothing here is fit for production
-// (keys are written unencrypted to dir); it exists so that every
-// authentication method the fleet supports can be exercised against a
-// real server.
+// Throw-away credentials for tests: a TLS PKI, NKeys, and an
+// operator/account/user JWT chain, written unencrypted to temporary
+// directories, so that every authentication method the fleet supports can
+// be exercised against a real server.
+
+// Identities are the credentials of every method twice: the fleet's, and
+// an intruder's (another NKey, another operator, another CA), which a
+// server set up for the fleet must refuse.
+type Identities struct {
+	NKey, OtherNKey NKeyFile
+	JWT, OtherJWT   JWTAuth
+	TLS, OtherTLS   TLSFiles
+}
+
+// NewIdentities generates both sets in temporary directories.
+func NewIdentities(tb testing.TB) Identities {
+	tb.Helper()
+	var id Identities
+	for _, who := range []struct {
+		name string
+		nk   *NKeyFile
+		jw   *JWTAuth
+		pki  *TLSFiles
+	}{
+		{"fleet", &id.NKey, &id.JWT, &id.TLS},
+		{"intruder", &id.OtherNKey, &id.OtherJWT, &id.OtherTLS},
+	} {
+		dir := tb.TempDir()
+		var err error
+		if *who.nk, err = generateNKey(dir, who.name); err == nil {
+			if *who.jw, err = generateJWT(dir, who.name); err == nil {
+				*who.pki, err = generateTLS(dir, who.name)
+			}
+		}
+		if err != nil {
+			tb.Fatalf("credentials of %s: %v", who.name, err)
+		}
+	}
+	return id
+}
 
 // TLSFiles are PEM files of a CA, a server certificate for 127.0.0.1 and
 // localhost, and a client certificate, all signed by the CA.
@@ -32,8 +70,8 @@ type TLSFiles struct {
 	ClientCert, ClientKey string
 }
 
-// GenerateTLS writes a fresh CA, server and client certificates into dir.
-func GenerateTLS(dir, clientName string) (TLSFiles, error) {
+// generateTLS writes a fresh CA, server and client certificates into dir.
+func generateTLS(dir, clientName string) (TLSFiles, error) {
 	f := TLSFiles{
 		CA:         filepath.Join(dir, "ca.pem"),
 		ServerCert: filepath.Join(dir, "server.pem"), ServerKey: filepath.Join(dir, "server-key.pem"),
@@ -108,8 +146,8 @@ type NKeyFile struct {
 	Seed      string
 }
 
-// GenerateNKey writes a fresh user NKey seed to dir/name.nk.
-func GenerateNKey(dir, name string) (NKeyFile, error) {
+// generateNKey writes a fresh user NKey seed to dir/name.nk.
+func generateNKey(dir, name string) (NKeyFile, error) {
 	kp, err := nkeys.CreateUser()
 	if err != nil {
 		return NKeyFile{}, err
@@ -129,7 +167,7 @@ func GenerateNKey(dir, name string) (NKeyFile, error) {
 // JWTAuth is an operator with one account (JetStream enabled, no limits)
 // and one user of it, whose .creds file (user JWT and seed) is CredsFile.
 type JWTAuth struct {
-	Operator  Operator
+	Operator  natsdev.Operator
 	CredsFile string
 	// UserSeed is the secret part of the creds file.
 	UserSeed string
@@ -137,9 +175,9 @@ type JWTAuth struct {
 	UserJWT string
 }
 
-// GenerateJWT writes dir/name.creds for a fresh operator → account → user
+// generateJWT writes dir/name.creds for a fresh operator → account → user
 // chain and returns the operator config the server needs.
-func GenerateJWT(dir, name string) (JWTAuth, error) {
+func generateJWT(dir, name string) (JWTAuth, error) {
 	var out JWTAuth
 	okp, err := nkeys.CreateOperator()
 	if err != nil {
@@ -152,30 +190,16 @@ func GenerateJWT(dir, name string) (JWTAuth, error) {
 	if err != nil {
 		return out, fmt.Errorf("operator jwt: %w", err)
 	}
-	akp, err := nkeys.CreateAccount()
+	akp, ajwt, err := newAccount(okp, "FLEET", jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1})
 	if err != nil {
 		return out, err
 	}
-	apub, _ := akp.PublicKey()
-	ac := jwt.NewAccountClaims(apub)
-	ac.Name = "FLEET"
-	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
-	ajwt, err := ac.Encode(okp)
-	if err != nil {
-		return out, fmt.Errorf("account jwt: %w", err)
-	}
 	// A system account, so the server runs in full operator mode.
-	skp, err := nkeys.CreateAccount()
+	skp, sjwt, err := newAccount(okp, "SYS", jwt.JetStreamLimits{})
 	if err != nil {
 		return out, err
 	}
 	spub, _ := skp.PublicKey()
-	sc := jwt.NewAccountClaims(spub)
-	sc.Name = "SYS"
-	sjwt, err := sc.Encode(okp)
-	if err != nil {
-		return out, fmt.Errorf("system account jwt: %w", err)
-	}
 	ukp, err := nkeys.CreateUser()
 	if err != nil {
 		return out, err
@@ -196,8 +220,26 @@ func GenerateJWT(dir, name string) (JWTAuth, error) {
 		return out, err
 	}
 	out = JWTAuth{
-		Operator:  Operator{JWT: ojwt, Accounts: []string{ajwt, sjwt}, SystemAccount: spub},
+		Operator:  natsdev.Operator{JWT: ojwt, Accounts: []string{ajwt, sjwt}, SystemAccount: spub},
 		CredsFile: filepath.Join(dir, name+".creds"), UserSeed: string(useed), UserJWT: ujwt,
 	}
 	return out, os.WriteFile(out.CredsFile, creds, 0o600)
+}
+
+// newAccount creates an account signed by the operator okp, with the given
+// JetStream limits (zero: no JetStream), and returns its key and JWT.
+func newAccount(okp nkeys.KeyPair, name string, js jwt.JetStreamLimits) (nkeys.KeyPair, string, error) {
+	kp, err := nkeys.CreateAccount()
+	if err != nil {
+		return nil, "", err
+	}
+	pub, _ := kp.PublicKey()
+	c := jwt.NewAccountClaims(pub)
+	c.Name = name
+	c.Limits.JetStreamLimits = js
+	token, err := c.Encode(okp)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s account jwt: %w", name, err)
+	}
+	return kp, token, nil
 }
