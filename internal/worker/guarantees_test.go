@@ -401,6 +401,20 @@ func (f *fleet) deadLetters() []deadLetter {
 	return out
 }
 
+// readModels opens the two read models' buckets, without caches.
+func (f *fleet) readModels() (*store.ReadModel[projection.Summary], *store.ReadModel[projection.Onboarding]) {
+	f.t.Helper()
+	sums, err := store.OpenReadModel[projection.Summary](context.Background(), f.js, names.SummaryBucket(), 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	onbs, err := store.OpenReadModel[projection.Onboarding](context.Background(), f.js, names.OnboardingBucket(), 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return sums, onbs
+}
+
 // waitIdle waits until a consumer has nothing pending and nothing unacked.
 func (f *fleet) waitIdle(stream, consumer string, d time.Duration) *jetstream.ConsumerInfo {
 	f.t.Helper()
@@ -823,14 +837,7 @@ func TestProjectorReplicasConverge(t *testing.T) {
 	t.Logf("%d commands over %d persons in %s", sent, persons, time.Since(start).Round(time.Millisecond))
 
 	ctx := context.Background()
-	sums, err := store.OpenReadModel[projection.Summary](ctx, f.js, names.SummaryBucket(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	onbs, err := store.OpenReadModel[projection.Onboarding](ctx, f.js, names.OnboardingBucket(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sums, onbs := f.readModels()
 	// The policies' reactive commands come after the script: wait until
 	// every consumer has nothing left, then compare.
 	var mismatch string
@@ -920,14 +927,7 @@ func TestProjectorNeverSkipsTheEventItProjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sums, err := store.OpenReadModel[projection.Summary](ctx, f.js, names.SummaryBucket(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	onbs, err := store.OpenReadModel[projection.Onboarding](ctx, f.js, names.OnboardingBucket(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sums, onbs := f.readModels()
 	h, err := worker.NewProjectorHandler(events, sums, onbs, slog.New(slog.NewTextHandler(testLogOut(), nil)))
 	if err != nil {
 		t.Fatal(err)
