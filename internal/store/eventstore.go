@@ -65,10 +65,12 @@ func NewEventStore(nc *nats.Conn, js jetstream.JetStream, names contract.Names, 
 type Loaded struct {
 	Person  *person.Person
 	LastSeq uint64
-	// Cached: the person came from the process cache and may be stale. An
-	// append catches that (wrong last sequence); a rejection must be
-	// confirmed on a fresh load.
-	Cached bool
+	// Current: the stream's leader confirmed, when the person was read,
+	// that it had no later event (Refresh). A person from the cache or read
+	// with direct gets (which a lagging replica may answer) may be stale:
+	// an append catches that (wrong last sequence), a rejection must wait
+	// for a current person.
+	Current bool
 }
 
 // Load returns the person, from the cache when present, or else by
@@ -76,7 +78,6 @@ type Loaded struct {
 // back with Keep.
 func (s *EventStore) Load(ctx context.Context, id person.ID) (Loaded, error) {
 	if l, ok := s.cache.take(id); ok {
-		l.Cached = true
 		return l, nil
 	}
 	return s.LoadFresh(ctx, id)
@@ -112,30 +113,21 @@ func (s *EventStore) Refresh(ctx context.Context, l Loaded) (Loaded, error) {
 	if err != nil {
 		return Loaded{}, err
 	}
-	filter := s.names.EventsOf(id)
 	seq := l.LastSeq
 	for seq < last {
-		m, found, err := s.getNext(ctx, filter, seq+1)
+		e, got, err := s.nextEvent(ctx, id, seq+1)
 		if err != nil {
 			return Loaded{}, err
 		}
-		if !found {
-			break // a replica that lags: the append will tell
-		}
-		got, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return Loaded{}, fmt.Errorf("event store: get %s: bad sequence header: %w", filter, err)
-		}
-		e, err := schema.Decode(m.Data)
-		if err != nil {
-			return Loaded{}, fmt.Errorf("event store: %s seq %d: %w", id, got, err)
+		if got == 0 {
+			break // a replica that lags: not current
 		}
 		if err := l.Person.Apply(&e); err != nil {
 			return s.LoadFresh(ctx, id)
 		}
 		seq = got
 	}
-	return Loaded{Person: l.Person, LastSeq: seq}, nil
+	return Loaded{Person: l.Person, LastSeq: seq, Current: seq == last}, nil
 }
 
 // LastSeq asks the stream's leader for the sequence of the person's last
@@ -199,23 +191,11 @@ func (s *EventStore) HistoryNear(ctx context.Context, id person.ID, from, to, be
 // historyIn reads the person's events of versions from to to that lie
 // between stream sequences lo and before (exclusive).
 func (s *EventStore) historyIn(ctx context.Context, id person.ID, from, to, lo, before uint64) ([]person.Event, error) {
-	filter := s.names.EventsOf(id)
 	var out []person.Event
 	for seq := lo; seq < before; {
-		m, found, err := s.getNext(ctx, filter, seq)
-		if err != nil || !found {
+		e, got, err := s.nextEvent(ctx, id, seq)
+		if err != nil || got == 0 || got >= before {
 			return out, err
-		}
-		got, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("event store: get %s: bad sequence header: %w", filter, err)
-		}
-		if got >= before {
-			return out, nil
-		}
-		e, err := schema.Decode(m.Data)
-		if err != nil {
-			return nil, fmt.Errorf("event store: %s seq %d: %w", id, got, err)
 		}
 		if e.Version >= from && e.Version <= to {
 			out = append(out, e)
@@ -228,24 +208,34 @@ func (s *EventStore) historyIn(ctx context.Context, id person.ID, from, to, lo, 
 	return out, nil
 }
 
-// getNext reads the first message of filter at or after seq with a single
-// (not batched: a batch makes the server count what is pending) direct get.
-func (s *EventStore) getNext(ctx context.Context, filter string, seq uint64) (*nats.Msg, bool, error) {
+// nextEvent reads the person's first event at or after stream sequence seq
+// with a single direct get (not a batch: a batch makes the server count
+// what is pending), and returns it with its sequence (0: none).
+func (s *EventStore) nextEvent(ctx context.Context, id person.ID, seq uint64) (person.Event, uint64, error) {
+	filter := s.names.EventsOf(id)
 	req, _ := json.Marshal(map[string]any{"seq": seq, "next_by_subj": filter})
 	ctx, cancel := withAPITimeout(ctx)
 	defer cancel()
 	m, err := s.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET."+s.stream, req)
 	if err != nil {
-		return nil, false, fmt.Errorf("event store: get %s: %w", filter, err)
+		return person.Event{}, 0, fmt.Errorf("event store: get %s: %w", filter, err)
 	}
 	switch m.Header.Get("Status") {
 	case "":
-		return m, true, nil
 	case "404":
-		return nil, false, nil
+		return person.Event{}, 0, nil
 	default:
-		return nil, false, fmt.Errorf("event store: get %s: status %s %s", filter, m.Header.Get("Status"), m.Header.Get("Description"))
+		return person.Event{}, 0, fmt.Errorf("event store: get %s: status %s %s", filter, m.Header.Get("Status"), m.Header.Get("Description"))
 	}
+	got, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return person.Event{}, 0, fmt.Errorf("event store: get %s: bad sequence header: %w", filter, err)
+	}
+	e, err := schema.Decode(m.Data)
+	if err != nil {
+		return person.Event{}, 0, fmt.Errorf("event store: %s seq %d: %w", id, got, err)
+	}
+	return e, got, nil
 }
 
 // History returns the person's events from version from on, decoded (and
@@ -274,7 +264,7 @@ func (s *EventStore) events(ctx context.Context, id person.ID, fn func(e *person
 // Keep gives a person back to the cache (after a successful append, the
 // caller applies the new events and passes the new last sequence).
 func (s *EventStore) Keep(l Loaded) {
-	l.Cached = false
+	l.Current = false // it may be stale when it is taken again
 	s.cache.put(l)
 }
 

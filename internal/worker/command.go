@@ -157,25 +157,20 @@ func (h *CommandHandler) decideAndAppend(ctx context.Context, cmd contract.Comma
 				h.events.Keep(l)
 				return res, err
 			}
-			if l.Cached { // a cached person may be stale: only a fresh one may reject
-				stale = &l
-				continue
-			}
-			// A fresh load may come from a replica that lags: the leader
-			// confirms the rejection's state is the current one.
-			last, lerr := h.events.LastSeq(ctx, env.PersonID)
-			if lerr != nil {
-				return res, lerr
-			}
-			if last != l.LastSeq {
-				conflicts++
-				h.log.Debug("stale history read, loading again", "person_id", env.PersonID, "loaded_seq", l.LastSeq, "leader_seq", last)
-				stale = &l
-				select { // give the replica time to catch up
-				case <-ctx.Done():
-					return res, ctx.Err()
-				case <-time.After(time.Duration(conflicts) * 50 * time.Millisecond):
+			if !l.Current {
+				// Only a person the stream's leader confirmed current may
+				// reject: one from the cache, or read from a replica that
+				// lags (a node just restarted), may be stale.
+				if stale != nil { // brought up to date already, yet behind the leader
+					conflicts++
+					h.log.Debug("stale history read, loading again", "person_id", env.PersonID, "loaded_seq", l.LastSeq)
+					select { // give the replica time to catch up
+					case <-ctx.Done():
+						return res, ctx.Err()
+					case <-time.After(time.Duration(conflicts) * 50 * time.Millisecond):
+					}
 				}
+				stale = &l
 				continue
 			}
 			h.events.Keep(l)
