@@ -77,13 +77,13 @@ func build() (binaries, error) {
 		if err != nil {
 			return b, err
 		}
-		b.env[name] = envFlags(parseGoFlags(help), help)
+		b.env[name] = envFlags(parseFlags(help, goFlagLine), help)
 	}
 	help, err := helpOf(filepath.Join(dir, "personctl"), "provision", "-h")
 	if err != nil {
 		return b, err
 	}
-	b.provision = parseCobraFlags(help)
+	b.provision = parseFlags(help, cobraFlagLine)
 	b.env["personctl"] = envFlags(b.provision, help)
 	return b, nil
 }
@@ -104,24 +104,13 @@ var (
 	envMention    = regexp.MustCompile(`\$(PERSONFLEET_[A-Z0-9_]+)`)
 )
 
-// parseGoFlags reads the flag package's usage: flag name → type word
-// ("" for bool flags).
-func parseGoFlags(help string) map[string]string {
+// parseFlags reads a usage text, line by line with line (goFlagLine for
+// the flag package's, cobraFlagLine for cobra's: a command's own and the
+// global flags): flag name → type word ("" for bool flags).
+func parseFlags(help string, line *regexp.Regexp) map[string]string {
 	flags := map[string]string{}
-	for _, line := range strings.Split(help, "\n") {
-		if m := goFlagLine.FindStringSubmatch(line); m != nil {
-			flags[m[1]] = m[2]
-		}
-	}
-	return flags
-}
-
-// parseCobraFlags reads cobra's usage of a command (its own and the
-// global flags).
-func parseCobraFlags(help string) map[string]string {
-	flags := map[string]string{}
-	for _, line := range strings.Split(help, "\n") {
-		if m := cobraFlagLine.FindStringSubmatch(line); m != nil {
+	for _, l := range strings.Split(help, "\n") {
+		if m := line.FindStringSubmatch(l); m != nil {
 			flags[m[1]] = m[2]
 		}
 	}
