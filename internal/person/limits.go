@@ -45,28 +45,42 @@ func (p *Person) checkLimits(cmd Command, out []Payload) error {
 	if p.version+uint64(len(out)) > limit {
 		return wrapf(ErrLimitExceeded, "history of %d events, limit %d (%d kept for archive, death and merge)", p.version, MaxEvents, ReservedEvents)
 	}
-	added := map[string]int{}
+	// Components added by the decision, by kind, against what p holds.
+	kinds := [...]struct {
+		what        string
+		held, added int
+		limit       int
+	}{
+		{what: "emails", held: len(p.emails.items), limit: MaxComponents},
+		{what: "phones", held: len(p.phones.items), limit: MaxComponents},
+		{what: "addresses", held: len(p.addresses.items), limit: MaxComponents},
+		{what: "skills", held: len(p.skills.items), limit: MaxComponents},
+		{what: "employments", held: len(p.employments.items), limit: MaxComponents},
+		{what: "social profiles", held: len(p.socials.items), limit: MaxComponents},
+		{what: "attributes", held: len(p.attributes), limit: MaxAttributes},
+		{what: "consents", held: len(p.consents), limit: MaxConsents},
+	}
 	for _, e := range out {
 		switch e := e.(type) {
 		case *EmailAdded:
-			added["emails"]++
+			kinds[0].added++
 		case *PhoneAdded:
-			added["phones"]++
+			kinds[1].added++
 		case *AddressAdded:
-			added["addresses"]++
+			kinds[2].added++
 		case *SkillAdded:
-			added["skills"]++
+			kinds[3].added++
 		case *EmploymentAdded:
-			added["employments"]++
+			kinds[4].added++
 		case *SocialProfileAdded:
-			added["social profiles"]++
+			kinds[5].added++
 		case *AttributeSet:
 			if _, ok := p.attributes[e.Key]; !ok {
-				added["attributes"]++
+				kinds[6].added++
 			}
 		case *ConsentRecorded:
 			if _, ok := p.consents[e.Consent.Purpose]; !ok {
-				added["consents"]++
+				kinds[7].added++
 			}
 		case *SkillEndorsed:
 			if s, ok := p.skills.get(SkillKey(e.Name)); ok && len(s.Endorsers) >= MaxEndorsers {
@@ -74,26 +88,10 @@ func (p *Person) checkLimits(cmd Command, out []Payload) error {
 			}
 		}
 	}
-	held := map[string]int{
-		"emails": len(p.emails.items), "phones": len(p.phones.items), "addresses": len(p.addresses.items),
-		"skills": len(p.skills.items), "employments": len(p.employments.items), "social profiles": len(p.socials.items),
-		"attributes": len(p.attributes), "consents": len(p.consents),
-	}
-	for kind, n := range added {
-		if lim := limitOf(kind); held[kind]+n > lim {
-			return wrapf(ErrLimitExceeded, "%d %s, limit %d", held[kind]+n, kind, lim)
+	for _, k := range kinds {
+		if k.added > 0 && k.held+k.added > k.limit {
+			return wrapf(ErrLimitExceeded, "%d %s, limit %d", k.held+k.added, k.what, k.limit)
 		}
 	}
 	return nil
-}
-
-func limitOf(kind string) int {
-	switch kind {
-	case "attributes":
-		return MaxAttributes
-	case "consents":
-		return MaxConsents
-	default:
-		return MaxComponents
-	}
 }
